@@ -1,0 +1,67 @@
+"""The verdict cache: SQLite under the user's cache folder.
+
+A verdict is keyed by the sha256 of (check name, verifier version, verifier options, the record
+content the verifier reads), so a new verifier version or option never reuses stale verdicts.
+Only decided verdicts (pass / fail / skip) are stored: an `error` is re-tried next time.
+WAL mode lets worker processes read while the main process writes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from verify.records import Verdict, canonical_json, sha256_hex
+
+SCHEMA = "CREATE TABLE IF NOT EXISTS verdicts (key TEXT PRIMARY KEY, verdict TEXT NOT NULL)"
+LOOKUP_BATCH = 500
+
+
+def default_cache_path() -> Path:
+    from verify.modelio import cache_dir
+
+    return cache_dir() / "verdicts.sqlite"
+
+
+def cache_key(check: str, version: str, config_fingerprint: str, material: Any) -> str:
+    return sha256_hex(f"{check}\0{version}\0{config_fingerprint}\0{canonical_json(material)}")
+
+
+class VerdictCache:
+    def __init__(self, path: Path, readonly: bool = False) -> None:
+        self.path = Path(path)
+        if not readonly:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.connection = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        self.connection.execute("PRAGMA busy_timeout=30000")
+        if not readonly:
+            self.connection.execute("PRAGMA journal_mode=WAL")
+            self.connection.execute("PRAGMA synchronous=NORMAL")
+            self.connection.execute(SCHEMA)
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, Verdict]:
+        found: dict[str, Verdict] = {}
+        for start in range(0, len(keys), LOOKUP_BATCH):
+            batch = list(keys[start:start + LOOKUP_BATCH])
+            marks = ",".join("?" * len(batch))
+            try:
+                rows = self.connection.execute(f"SELECT key, verdict FROM verdicts WHERE key IN ({marks})", batch)
+                for key, text in rows:
+                    found[key] = Verdict.from_dict(json.loads(text))
+            except sqlite3.OperationalError:
+                return found  # a missing table (nothing cached yet) or a locked file is a miss, not a failure
+        return found
+
+    def put_many(self, items: Iterable[tuple[str, Verdict]]) -> None:
+        rows = [(key, json.dumps(v.to_dict(), ensure_ascii=False)) for key, v in items if v.status != "error"]
+        if not rows:
+            return
+        with self.connection:
+            self.connection.execute("BEGIN")
+            self.connection.executemany("INSERT OR REPLACE INTO verdicts (key, verdict) VALUES (?, ?)", rows)
+
+    def close(self) -> None:
+        self.connection.close()

@@ -1,0 +1,122 @@
+"""Reading input rows: JSONL streamed line by line, Parquet and HF datasets through `datasets`.
+
+Every source yields `RawLine`s in input order with 1-based line numbers and the byte offset just
+after the line, so an interrupted run can seek back to exactly where it committed. A line longer
+than the limit is never held whole in memory: its first bytes are kept for the error message
+and the rest is skipped to the next newline.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DEFAULT_MAX_LINE_BYTES = 8 * 1024 * 1024
+OVERSIZE_KEEP_BYTES = 2048
+SAMPLE_ROWS = 100
+
+
+class InputError(RuntimeError):
+    """The input as a whole cannot be read (missing, a directory we cannot read, bad extension)."""
+
+
+@dataclass(slots=True)
+class RawLine:
+    line: int
+    data: bytes
+    end_offset: int
+    size: int  # the whole line's size in bytes, newline included
+    oversize: bool = False  # longer than the limit: `data` holds only its first bytes
+
+
+def input_kind(path: Path) -> str:
+    """'jsonl', 'parquet' or 'hf-dataset' (a folder written by `Dataset.save_to_disk`)."""
+    if path.is_dir():
+        if (path / "dataset_info.json").exists() or (path / "state.json").exists():
+            return "hf-dataset"
+        raise InputError(f"{path} is a folder but not a saved Hugging Face dataset (no dataset_info.json)")
+    if path.suffix == ".parquet":
+        return "parquet"
+    return "jsonl"
+
+
+def check_readable(path: Path) -> None:
+    if not path.exists():
+        raise InputError(f"input file not found: {path}")
+    if path.is_file():
+        try:
+            with open(path, "rb") as handle:
+                handle.read(1)
+        except OSError as exc:
+            raise InputError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def iter_jsonl(path: Path, start_line: int = 1, start_offset: int = 0,
+               max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[RawLine]:
+    """Lines of a JSONL file from a committed position, each with its end offset."""
+    with open(path, "rb") as handle:
+        handle.seek(start_offset)
+        offset = start_offset
+        number = start_line
+        while True:
+            data = handle.readline(max_line_bytes + 1)
+            if not data:
+                return
+            size = len(data)
+            if size > max_line_bytes and not data.endswith(b"\n"):
+                kept = data[:OVERSIZE_KEEP_BYTES]
+                while data and not data.endswith(b"\n"):
+                    data = handle.readline(1 << 20)
+                    size += len(data)
+                offset += size
+                yield RawLine(number, kept, offset, size, oversize=True)
+            else:
+                offset += size
+                yield RawLine(number, data.rstrip(b"\n").rstrip(b"\r"), offset, size)
+            number += 1
+
+
+def iter_dataset_rows(path: Path, kind: str, start_line: int = 1) -> Iterator[RawLine]:
+    """Rows of a Parquet file or saved HF dataset, each re-encoded as one JSON line."""
+    try:
+        import datasets
+    except ImportError as exc:
+        raise InputError(f"reading {kind} input needs the datasets library: pip install 'sft-verify[datasets]'") from exc
+    if kind == "parquet":
+        rows: Any = datasets.load_dataset("parquet", data_files=str(path), split="train", streaming=True)
+    else:
+        rows = datasets.load_from_disk(str(path))
+        if isinstance(rows, datasets.DatasetDict):
+            raise InputError(f"{path} holds several splits ({', '.join(rows)}); pass one split's folder")
+    for index, row in enumerate(rows):
+        number = index + 1
+        if number < start_line:
+            continue
+        data = json.dumps(row, ensure_ascii=False, default=str).encode("utf-8")
+        yield RawLine(number, data, number, len(data))
+
+
+def iter_input(path: Path, start_line: int = 1, start_offset: int = 0,
+               max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[RawLine]:
+    kind = input_kind(path)
+    if kind == "jsonl":
+        return iter_jsonl(path, start_line, start_offset, max_line_bytes)
+    return iter_dataset_rows(path, kind, start_line)
+
+
+def sample_rows(path: Path, limit: int = SAMPLE_ROWS) -> list[Any]:
+    """Up to `limit` parsed rows from the start of the input, for format detection."""
+    rows: list[Any] = []
+    for raw in iter_input(path):
+        if len(rows) >= limit:
+            break
+        if raw.oversize or not raw.data.strip():
+            continue
+        try:
+            rows.append(json.loads(raw.data))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            continue
+    return rows
