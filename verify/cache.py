@@ -8,15 +8,16 @@ WAL mode lets worker processes read while the main process writes.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from verify.records import Verdict, canonical_json, sha256_hex
+from verify.records import Verdict, canonical_json
 
-SCHEMA = "CREATE TABLE IF NOT EXISTS verdicts (key TEXT PRIMARY KEY, verdict TEXT NOT NULL)"
+SCHEMA = "CREATE TABLE IF NOT EXISTS verdicts (key BLOB PRIMARY KEY, verdict TEXT NOT NULL) WITHOUT ROWID"
 LOOKUP_BATCH = 500
 
 
@@ -26,24 +27,23 @@ def default_cache_path() -> Path:
     return cache_dir() / "verdicts.sqlite"
 
 
-def cache_key(check: str, version: str, config_fingerprint: str, material: Any) -> str:
-    return sha256_hex(f"{check}\0{version}\0{config_fingerprint}\0{canonical_json(material)}")
+def cache_key(check: str, version: str, config_fingerprint: str, material: Any) -> bytes:
+    text = f"{check}\0{version}\0{config_fingerprint}\0{canonical_json(material)}"
+    return hashlib.sha256(text.encode("utf-8")).digest()
 
 
 class VerdictCache:
-    def __init__(self, path: Path, readonly: bool = False) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        if not readonly:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.connection = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-        self.connection.execute("PRAGMA busy_timeout=30000")
-        if not readonly:
-            self.connection.execute("PRAGMA journal_mode=WAL")
-            self.connection.execute("PRAGMA synchronous=NORMAL")
-            self.connection.execute(SCHEMA)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.connection = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+        self.connection.execute("PRAGMA busy_timeout=60000")
+        self.connection.execute("PRAGMA journal_mode=WAL")
+        self.connection.execute("PRAGMA synchronous=NORMAL")
+        self.connection.execute(SCHEMA)
 
-    def get_many(self, keys: Sequence[str]) -> dict[str, Verdict]:
-        found: dict[str, Verdict] = {}
+    def get_many(self, keys: Sequence[bytes]) -> dict[bytes, Verdict]:
+        found: dict[bytes, Verdict] = {}
         for start in range(0, len(keys), LOOKUP_BATCH):
             batch = list(keys[start:start + LOOKUP_BATCH])
             marks = ",".join("?" * len(batch))
@@ -52,10 +52,10 @@ class VerdictCache:
                 for key, text in rows:
                     found[key] = Verdict.from_dict(json.loads(text))
             except sqlite3.OperationalError:
-                return found  # a missing table (nothing cached yet) or a locked file is a miss, not a failure
+                return found  # a locked or damaged file is a miss, never a failure of the run
         return found
 
-    def put_many(self, items: Iterable[tuple[str, Verdict]]) -> None:
+    def put_many(self, items: Iterable[tuple[bytes, Verdict]]) -> None:
         rows = [(key, json.dumps(v.to_dict(), ensure_ascii=False)) for key, v in items if v.status != "error"]
         if not rows:
             return

@@ -35,6 +35,9 @@ class ChunkConfig:
     cache_path: str | None = None
     plugins: tuple[str, ...] = ()
     max_line_bytes: int = 8 * 1024 * 1024
+    # Which verifier kinds run where this chunk is processed. Locally, "main" verifiers (a container
+    # pool, a GPU model) stay in the main process; a Ray worker runs them on its own node.
+    run_here: tuple[str, ...] = ("process",)
 
 
 @dataclass(slots=True)
@@ -83,7 +86,6 @@ class ChunkResult:
     rows: list[RowResult | DoneRow]
     end_line: int
     end_offset: int
-    new_cache: list[tuple[str, Verdict]] = field(default_factory=list)
 
 
 def unavailable_verdict(check: str, message: str) -> Verdict:
@@ -143,18 +145,19 @@ class CheckSet:
 
 
 def run_check(checks: CheckSet, name: str, items: Sequence[tuple[Record, dict[str, Any]]],
-              cache: VerdictCache | None) -> tuple[list[Verdict], list[bool], list[tuple[str, Verdict]]]:
+              cache: VerdictCache | None) -> tuple[list[Verdict], list[bool]]:
     """Verdicts for one check over many records: cache first, then the verifier in one batch.
 
-    Returns the verdicts in order, which of them came from the cache, and the new (key, verdict)
-    pairs to store. A verifier that raises turns into `error` verdicts, never pass or fail.
+    Returns the verdicts in order and which of them came from the cache; new decided verdicts are
+    stored in the cache right here, by whichever process computed them. A verifier that raises
+    turns into `error` verdicts, never pass or fail.
     """
     verifier = checks.get(name)
     if verifier is None:
         message = checks.unavailable[name]
-        return [unavailable_verdict(name, message) for _ in items], [False] * len(items), []
-    keys: list[str] = []
-    found: dict[str, Verdict] = {}
+        return [unavailable_verdict(name, message) for _ in items], [False] * len(items)
+    keys: list[bytes] = []
+    found: dict[bytes, Verdict] = {}
     use_cache = cache is not None and verifier.cacheable
     if use_cache:
         fingerprint = verifier.config_fingerprint()
@@ -164,17 +167,15 @@ def run_check(checks: CheckSet, name: str, items: Sequence[tuple[Record, dict[st
     computed = verify_items(verifier, [items[i] for i in missing])
     verdicts: list[Verdict] = [None] * len(items)  # type: ignore[list-item]
     cached = [False] * len(items)
-    new_cache: list[tuple[str, Verdict]] = []
     for i, verdict in zip(missing, computed, strict=True):
         verdicts[i] = verdict
-        if use_cache:
-            new_cache.append((keys[i], verdict))
     if use_cache:
+        cache.put_many([(keys[i], verdicts[i]) for i in missing])  # type: ignore[union-attr]
         for i in range(len(items)):
             if verdicts[i] is None:
                 verdicts[i] = found[keys[i]]
                 cached[i] = True
-    return verdicts, cached, new_cache
+    return verdicts, cached
 
 
 def verify_items(verifier: Verifier, items: Sequence[tuple[Record, dict[str, Any]]]) -> list[Verdict]:
@@ -207,8 +208,8 @@ class ChunkWorker:
         self.adapter = ADAPTERS[config.format]
         self.checks = CheckSet(config.options)
         self.cache: VerdictCache | None = None
-        if config.cache_path and Path(config.cache_path).exists():
-            self.cache = VerdictCache(Path(config.cache_path), readonly=True)
+        if config.cache_path:
+            self.cache = VerdictCache(Path(config.cache_path))
         self.known = set(registry.names())
 
     def parse(self, raw: RawLine) -> RowResult:
@@ -259,15 +260,13 @@ class ChunkWorker:
         by_check: dict[str, list[RowResult]] = {}
         for row in rows:
             for name in row.specs:
-                if self.checks.runs_in(name) == "process":
+                if self.checks.runs_in(name) in self.config.run_here:
                     by_check.setdefault(name, []).append(row)
                 else:
                     row.pending.append(name)
-        new_cache: list[tuple[str, Verdict]] = []
         for name, members in by_check.items():
             items = [(row.record, row.specs[name]) for row in members]
-            verdicts, cached, fresh = run_check(self.checks, name, items, self.cache)  # type: ignore[arg-type]
-            new_cache += fresh
+            verdicts, cached = run_check(self.checks, name, items, self.cache)  # type: ignore[arg-type]
             for row, verdict, was_cached in zip(members, verdicts, cached, strict=True):
                 row.verdicts[name] = verdict
                 row.cached[name] = was_cached
@@ -275,7 +274,7 @@ class ChunkWorker:
             finalize(row) if row.kind == "record" and not row.pending else row for row in rows
         ]
         last = lines[-1]
-        return ChunkResult(out, last.line, last.end_offset, new_cache)
+        return ChunkResult(out, last.line, last.end_offset)
 
     def close(self) -> None:
         self.checks.close()

@@ -15,7 +15,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from verify.chunk import ChunkConfig, ChunkResult, ChunkWorker, RowResult, init_process, process_chunk
+from verify.chunk import ChunkConfig, ChunkResult, ChunkWorker, DoneRow, RowResult, init_process, process_chunk
 from verify.reader import RawLine
 from verify.records import errored
 
@@ -84,18 +84,15 @@ class LocalEngine:
             return self._executor().submit(process_chunk, lines).result()
         except BrokenProcessPool:
             self._reset()
-        rows: list[RowResult] = []
-        new_cache = []
+        rows: list[RowResult | DoneRow] = []
         for raw in lines:
             try:
-                part = self._executor().submit(process_chunk, [raw]).result()
-                rows += part.rows
-                new_cache += part.new_cache
+                rows += self._executor().submit(process_chunk, [raw]).result().rows
             except BrokenProcessPool:
                 self._reset()
                 rows.append(self._killer_row(raw))
         last = lines[-1]
-        return ChunkResult(rows, last.line, last.end_offset, new_cache)
+        return ChunkResult(rows, last.line, last.end_offset)
 
     def _killer_row(self, raw: RawLine) -> RowResult:
         """The row whose verification killed a worker process: every process check errors."""

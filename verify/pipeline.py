@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from verify import __version__
 from verify import verifier as registry
@@ -107,6 +107,18 @@ class Engine(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
+class InputReadingEngine(Protocol):
+    """An engine that reads the input itself (Ray Data on the cluster) from a resume position.
+
+    It yields the same (meta, ChunkResult) pairs as `map_ordered`; `driver_chunks` gives it the
+    driver's chunks for inputs it does not read itself.
+    """
+
+    def read_ordered(self, source: Path, next_line: int, offset: int, changed_lines: frozenset[int] | None,
+                     driver_chunks: Any) -> Iterator[tuple[Any, ChunkResult]]: ...
+
+
 def make_engine(config: RunConfig, chunk_config: ChunkConfig) -> Engine:
     if config.engine == "local":
         from verify.engine_local import LocalEngine
@@ -196,7 +208,7 @@ class Pipeline:
         last_commit = time.monotonic()
         try:
             if not finished:
-                for (end_line, end_offset, unchanged, lines), result in engine.map_ordered(self._chunks(next_line, offset)):
+                for (end_line, end_offset, unchanged, lines), result in self._results(engine, next_line, offset):
                     stats.unchanged += unchanged
                     self._finish_chunk(lines, result, state, files, stats)
                     next_line, offset = end_line + 1, end_offset
@@ -244,6 +256,13 @@ class Pipeline:
         self.progress.message(f"resume: continuing at line {progress.next_line}")
         return progress
 
+    def _results(self, engine: Engine, next_line: int, offset: int) -> Iterator[tuple[Any, ChunkResult]]:
+        """(meta, result) pairs in input order, from the resume position on."""
+        if isinstance(engine, InputReadingEngine):
+            return engine.read_ordered(self.config.input, next_line, offset, self.config.changed_lines,
+                                       lambda: self._chunks(next_line, offset))
+        return engine.map_ordered(self._chunks(next_line, offset))
+
     def _chunks(self, next_line: int, offset: int) -> Iterator[tuple[tuple[int, int, int, list[RawLine]], list[RawLine]]]:
         """Chunks of lines to verify, each with (last line read, its end offset, unchanged lines skipped, lines)."""
         changed = self.config.changed_lines
@@ -272,8 +291,6 @@ class Pipeline:
                       stats: RunStats) -> None:
         """Finish a chunk in input order: duplicate ids, main-process checks, then write and count."""
         rows = result.rows[: len(lines)]  # a position-only chunk (see _chunks) has no rows to write
-        if self.cache and result.new_cache:
-            self.cache.put_many(result.new_cache)
         self._reject_duplicate_ids(lines, rows, state)
         self._run_main_checks([row for row in rows if isinstance(row, RowResult)])
         for raw, row in zip(lines, rows, strict=True):
@@ -323,9 +340,7 @@ class Pipeline:
                 continue
             self._open_ordered(name)
             items = [(row.record, row.specs[name]) for row in members]
-            verdicts, cached, fresh = run_check(self.checks, name, items, self.cache)  # type: ignore[arg-type]
-            if self.cache and fresh:
-                self.cache.put_many(fresh)
+            verdicts, cached = run_check(self.checks, name, items, self.cache)  # type: ignore[arg-type]
             for row, verdict, was_cached in zip(members, verdicts, cached, strict=True):
                 row.verdicts[name] = verdict
                 row.cached[name] = was_cached
