@@ -230,3 +230,13 @@ def test_help_imports_no_optional_command(tmp_path: Path) -> None:
     result = subprocess.run(["verify", "--help"], capture_output=True, text=True, check=True)
     for command in ("run", "checks", "sandbox", "train", "compare-methods", "data"):
         assert command in result.stdout
+
+
+def test_a_damaged_cache_file_is_set_aside(tmp_path: Path) -> None:
+    cache = tmp_path / "cache" / "verdicts.sqlite"
+    cache.parent.mkdir(parents=True)
+    cache.write_bytes(b"this is not a database" * 100)
+    data = write_jsonl(tmp_path / "data.jsonl", [chat("a", checks={"nonempty": {}})])
+    result = run_verify(["run", str(data), "-o", "out", *PLUGIN], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "cache" / "verdicts.sqlite.damaged").exists()

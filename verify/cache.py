@@ -3,7 +3,9 @@
 A verdict is keyed by the sha256 of (check name, verifier version, verifier options, the record
 content the verifier reads), so a new verifier version or option never reuses stale verdicts.
 Only decided verdicts (pass / fail / skip) are stored: an `error` is re-tried next time.
-WAL mode lets worker processes read while the main process writes.
+WAL mode lets several processes read and write; writes skip fsync (`synchronous=OFF`) because a
+cache that loses its last writes in a power cut only recomputes them, and a cache file that cannot
+be opened is moved aside and started afresh rather than failing the run.
 """
 
 from __future__ import annotations
@@ -36,11 +38,20 @@ class VerdictCache:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.connection = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
-        self.connection.execute("PRAGMA busy_timeout=60000")
-        self.connection.execute("PRAGMA journal_mode=WAL")
-        self.connection.execute("PRAGMA synchronous=NORMAL")
-        self.connection.execute(SCHEMA)
+        try:
+            self.connection = self._open()
+        except sqlite3.DatabaseError:
+            self.path.replace(self.path.with_name(self.path.name + ".damaged"))
+            self.connection = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+        connection.execute("PRAGMA busy_timeout=60000")
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=OFF")
+        connection.execute("PRAGMA wal_autocheckpoint=10000")
+        connection.execute(SCHEMA)
+        return connection
 
     def get_many(self, keys: Sequence[bytes]) -> dict[bytes, Verdict]:
         found: dict[bytes, Verdict] = {}
