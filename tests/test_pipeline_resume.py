@@ -92,3 +92,47 @@ def test_resume_of_a_finished_run_changes_nothing(tmp_path: Path) -> None:
     before = (tmp_path / "out" / "kept.jsonl").read_bytes()
     assert run_verify([*args, "--resume"], tmp_path).returncode == 0
     assert (tmp_path / "out" / "kept.jsonl").read_bytes() == before
+
+
+def test_sigkill_leaves_no_worker_processes(tmp_path: Path) -> None:
+    data = make_input(tmp_path / "data.jsonl", 3000)
+    process = subprocess.Popen([sys.executable, "-m", "verify.cli", "run", str(data), "--plugin", "pipeline_checks",
+                                "--no-cache", "--workers", "2", "-o", "cut"], cwd=tmp_path, env=cli_env(tmp_path),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and committed_line(tmp_path / "cut") < 300:
+        time.sleep(0.05)
+    children = descendants(process.pid)
+    assert len(children) >= 2, "the run should have worker processes"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(alive(pid) for pid in children):
+        time.sleep(0.1)
+    assert not [pid for pid in children if alive(pid)]
+
+
+def descendants(pid: int) -> list[int]:
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    parent = int(handle.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            parents.setdefault(parent, []).append(int(entry))
+    found, stack = [], [pid]
+    while stack:
+        for child in parents.get(stack.pop(), []):
+            found.append(child)
+            stack.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

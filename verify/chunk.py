@@ -286,7 +286,13 @@ _WORKER: ChunkWorker | None = None
 
 
 def init_process(config: ChunkConfig) -> None:
-    """Pool initializer: one ChunkWorker per worker process, verifiers built on first use."""
+    """Pool initializer: one ChunkWorker per worker process, verifiers built on first use.
+
+    The worker asks to be killed with its parent: a SIGKILLed `verify run` leaves no workers behind.
+    """
+    from verify.killable import die_with_parent
+
+    die_with_parent()
     global _WORKER
     _WORKER = ChunkWorker(config)
 
