@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from verify.state import read_committed
+
 PLUGINS = Path(__file__).resolve().parent / "plugins"
 
 
@@ -51,3 +53,9 @@ def without_seconds(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for verdict in row.get("verdicts", []):
             verdict.pop("seconds", None)
     return rows
+
+
+def committed_line(out: Path) -> int:
+    """The next line of a run's last commit (0 before the first commit)."""
+    progress = read_committed(out)
+    return progress.next_line if progress else 0

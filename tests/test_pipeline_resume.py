@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from spine import chat, cli_env, read_jsonl, run_verify, without_seconds, write_jsonl
+from spine import chat, cli_env, committed_line, read_jsonl, run_verify, without_seconds, write_jsonl
 
 OUTCOME_FILES = ("kept", "rejected", "errors", "unchecked", "invalid")
 
@@ -27,19 +26,6 @@ def make_input(path: Path, rows: int) -> Path:
             text = f"bad {i % 40}" if i % 5 == 0 else f"reply {i % 300}"
             lines.append(chat(text, id=f"r{i % 2900}", checks={"slow": {"ms": 3}, "seen": {}, "mainside": {"ok": i % 7 != 0}}))
     return write_jsonl(path, lines)
-
-
-def committed_line(out: Path) -> int:
-    """The next line of the run's last commit (0 before the first commit)."""
-    state = out / ".verify-state" / "state.sqlite"
-    if not state.exists():
-        return 0
-    try:
-        with sqlite3.connect(f"file:{state}?mode=ro", uri=True, timeout=1) as connection:
-            row = connection.execute("SELECT value FROM meta WHERE key = 'progress'").fetchone()
-    except sqlite3.OperationalError:
-        return 0
-    return json.loads(row[0])["next_line"] if row else 0
 
 
 def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None:

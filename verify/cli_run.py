@@ -17,7 +17,7 @@ from verify.formats import FORMAT_NAMES
 from verify.gate import EXIT_USAGE, annotations, decide, write_step_summary
 from verify.pipeline import Pipeline, RunConfig, UsageError
 from verify.progress import make_progress
-from verify.reader import DEFAULT_MAX_LINE_BYTES
+from verify.reader import DEFAULT_MAX_LINE_BYTES, is_url
 from verify.report import summary
 
 CONFIG_KEYS = {"format", "workers", "checks", "options", "min_pass_rate", "cache", "plugins", "max_line_bytes"}
@@ -55,7 +55,7 @@ def parse_setting(text: str) -> tuple[str, str, Any]:
 
 
 @click.command("run")
-@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.argument("input_path", metavar="INPUT")
 @click.option("-o", "--out", "out_dir", required=True, type=click.Path(path_type=Path),
               help="Output folder: kept/rejected/errors/unchecked/invalid.jsonl, report, manifest.")
 @click.option("--format", "fmt", type=click.Choice(FORMAT_NAMES), default=None,
@@ -81,12 +81,12 @@ def parse_setting(text: str) -> tuple[str, str, Any]:
 @click.option("--max-line-bytes", type=int, default=None, help=f"Longer lines are invalid (default {DEFAULT_MAX_LINE_BYTES}).")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", help="Where checks run.")
 @click.option("--ray-address", default=None, help="Ray cluster address (default: a local instance on 127.0.0.1).")
-def run_command(input_path: Path, out_dir: Path, fmt: str | None, workers: int | None, file_checks: tuple[str, ...],
+def run_command(input_path: str, out_dir: Path, fmt: str | None, workers: int | None, file_checks: tuple[str, ...],
                 settings: tuple[str, ...], config_file: Path | None, no_cache: bool, cache_path: Path | None,
                 resume: bool, changed_since: str | None, min_pass_rate: float | None, github: bool, as_json: bool,
                 quiet: bool, plugins: tuple[str, ...], max_line_bytes: int | None, engine: str,
                 ray_address: str | None) -> None:
-    """Verify every row of INPUT (JSONL, Parquet or a saved HF dataset) and sort it into OUT.
+    """Verify every row of INPUT (JSONL, Parquet or a saved HF dataset; a path or an fsspec URL) and sort it into OUT.
 
     Exit codes: 0 the gate holds, 1 rows rejected or invalid beyond --min-pass-rate,
     2 usage or environment error.
@@ -132,7 +132,7 @@ def run_command(input_path: Path, out_dir: Path, fmt: str | None, workers: int |
     sys.exit(decision.code)
 
 
-def build_config(input_path: Path, out_dir: Path, fmt: str | None, workers: int | None, file_checks: tuple[str, ...],
+def build_config(input_path: str, out_dir: Path, fmt: str | None, workers: int | None, file_checks: tuple[str, ...],
                  settings: tuple[str, ...], config_file: Path | None, no_cache: bool, cache_path: Path | None,
                  resume: bool, changed_since: str | None, min_pass_rate: float | None, plugins: tuple[str, ...],
                  max_line_bytes: int | None, engine: str, ray_address: str | None) -> tuple[RunConfig, float | None]:
@@ -148,9 +148,14 @@ def build_config(input_path: Path, out_dir: Path, fmt: str | None, workers: int 
     chosen_workers = workers if workers is not None else file_config.get("workers", os.cpu_count() or 1)
     if chosen_workers < 0:
         raise UsageError("--workers must be 0 or more")
-    changed = changed_lines(input_path, changed_since) if changed_since else None
+    if ray_address and engine != "ray":
+        raise UsageError("--ray-address needs --engine ray")
+    source: Path | str = input_path if is_url(input_path) else Path(input_path)
+    if changed_since and is_url(source):
+        raise UsageError("--changed-since needs a local file in a git checkout, not a URL")
+    changed = changed_lines(source, changed_since) if changed_since else None  # type: ignore[arg-type]
     config = RunConfig(
-        input=input_path,
+        input=source,
         out_dir=out_dir,
         format=fmt or file_config.get("format", "auto"),
         workers=chosen_workers,

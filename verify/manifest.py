@@ -36,9 +36,11 @@ def row_hash(line: bytes) -> str:
     return hashlib.sha256(line).hexdigest()
 
 
-def file_sha256(path: Path) -> str:
+def file_sha256(path: Path | str) -> str:
+    from verify.reader import open_input
+
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with open_input(path) as handle:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()

@@ -30,6 +30,8 @@ from verify.reader import (
     RawLine,
     check_readable,
     input_kind,
+    input_size,
+    is_url,
     iter_input,
     sample_rows,
 )
@@ -63,7 +65,7 @@ class SilentProgress:
 
 @dataclass
 class RunConfig:
-    input: Path
+    input: Path | str  # a local path, or an fsspec URL (a str) such as s3://bucket/data.jsonl
     out_dir: Path
     format: str = "auto"
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
@@ -182,7 +184,7 @@ class Pipeline:
         started = time.perf_counter()
         config = self.config
         self._validate()
-        input_sha = file_sha256(config.input) if config.input.is_file() else None
+        input_sha = file_sha256(config.input) if is_url(config.input) or Path(config.input).is_file() else None
         fmt, reason = choose_format(config)
         self.progress.message(f"format: {fmt} ({reason})")
         run_id = {"input_sha256": input_sha, **config.fingerprint(), "format": fmt}
@@ -201,7 +203,7 @@ class Pipeline:
             max_line_bytes=config.max_line_bytes,
         )
         next_line, offset = (progress.next_line, progress.offset) if progress else (1, 0)
-        total = config.input.stat().st_size if config.input.is_file() else None
+        total = input_size(config.input)
         self.progress.start(total, offset)
         engine = make_engine(config, chunk_config)
         finished = bool(progress and progress.finished)

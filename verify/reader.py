@@ -8,11 +8,12 @@ and the rest is skipped to the next newline.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 DEFAULT_MAX_LINE_BYTES = 8 * 1024 * 1024
 OVERSIZE_KEEP_BYTES = 2048
@@ -32,8 +33,67 @@ class RawLine:
     oversize: bool = False  # longer than the limit: `data` holds only its first bytes
 
 
-def input_kind(path: Path) -> str:
+Source = Path | str  # a local path, or an fsspec URL such as s3://bucket/data.jsonl (a str)
+
+
+def is_url(source: Source) -> bool:
+    return isinstance(source, str) and "://" in source
+
+
+class _SeekableStream(io.RawIOBase):
+    """Lets io.BufferedReader wrap an fsspec file, so that `readline(limit)` and `seek` behave
+    exactly as on a local file (fsspec's own readline takes no limit)."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self.handle.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.handle.tell()
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.handle.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self.handle.close()
+        super().close()
+
+
+def open_input(source: Source) -> BinaryIO:
+    """A buffered binary reader for a local path or an fsspec URL."""
+    if not is_url(source):
+        return open(source, "rb")
+    from fsspec.core import url_to_fs
+
+    filesystem, path = url_to_fs(str(source))
+    return io.BufferedReader(_SeekableStream(filesystem.open(path, "rb")), 1 << 20)  # type: ignore[return-value]
+
+
+def input_size(source: Source) -> int | None:
+    """The input's size in bytes (None for a folder)."""
+    if is_url(source):
+        from fsspec.core import url_to_fs
+
+        filesystem, path = url_to_fs(str(source))
+        return filesystem.size(path)
+    return Path(source).stat().st_size if Path(source).is_file() else None
+
+
+def input_kind(source: Source) -> str:
     """'jsonl', 'parquet' or 'hf-dataset' (a folder written by `Dataset.save_to_disk`)."""
+    if is_url(source):
+        return "parquet" if str(source).endswith(".parquet") else "jsonl"
+    path = Path(source)
     if path.is_dir():
         if (path / "dataset_info.json").exists() or (path / "state.json").exists():
             return "hf-dataset"
@@ -43,7 +103,15 @@ def input_kind(path: Path) -> str:
     return "jsonl"
 
 
-def check_readable(path: Path) -> None:
+def check_readable(source: Source) -> None:
+    if is_url(source):
+        try:
+            with open_input(source) as handle:
+                handle.read(1)
+        except (OSError, ValueError, ImportError) as exc:
+            raise InputError(f"cannot read {source}: {exc}") from exc
+        return
+    path = Path(source)
     if not path.exists():
         raise InputError(f"input file not found: {path}")
     if path.is_file():
@@ -54,10 +122,10 @@ def check_readable(path: Path) -> None:
             raise InputError(f"cannot read {path}: {exc.strerror}") from exc
 
 
-def iter_jsonl(path: Path, start_line: int = 1, start_offset: int = 0,
+def iter_jsonl(path: Source, start_line: int = 1, start_offset: int = 0,
                max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[RawLine]:
     """Lines of a JSONL file from a committed position, each with its end offset."""
-    with open(path, "rb") as handle:
+    with open_input(path) as handle:
         handle.seek(start_offset)
         offset = start_offset
         number = start_line
@@ -79,7 +147,7 @@ def iter_jsonl(path: Path, start_line: int = 1, start_offset: int = 0,
             number += 1
 
 
-def iter_dataset_rows(path: Path, kind: str, start_line: int = 1) -> Iterator[RawLine]:
+def iter_dataset_rows(path: Source, kind: str, start_line: int = 1) -> Iterator[RawLine]:
     """Rows of a Parquet file or saved HF dataset, each re-encoded as one JSON line."""
     try:
         import datasets
@@ -99,7 +167,7 @@ def iter_dataset_rows(path: Path, kind: str, start_line: int = 1) -> Iterator[Ra
         yield RawLine(number, data, number, len(data))
 
 
-def iter_input(path: Path, start_line: int = 1, start_offset: int = 0,
+def iter_input(path: Source, start_line: int = 1, start_offset: int = 0,
                max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[RawLine]:
     kind = input_kind(path)
     if kind == "jsonl":
@@ -107,7 +175,7 @@ def iter_input(path: Path, start_line: int = 1, start_offset: int = 0,
     return iter_dataset_rows(path, kind, start_line)
 
 
-def sample_rows(path: Path, limit: int = SAMPLE_ROWS) -> list[Any]:
+def sample_rows(path: Source, limit: int = SAMPLE_ROWS) -> list[Any]:
     """Up to `limit` parsed rows from the start of the input, for format detection."""
     rows: list[Any] = []
     for raw in iter_input(path):

@@ -85,3 +85,17 @@ class RunState:
         except sqlite3.OperationalError:
             pass
         self.connection.close()
+
+
+def read_committed(out_dir: Path) -> Progress | None:
+    """The last committed progress of a run folder, read-only (for monitoring a run from outside);
+    None before the first commit or when the folder holds no run state."""
+    path = out_dir / STATE_DIR / STATE_DB
+    if not path.exists():
+        return None
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1) as connection:
+            row = connection.execute("SELECT value FROM meta WHERE key = 'progress'").fetchone()
+    except sqlite3.OperationalError:
+        return None
+    return Progress(**json.loads(row[0])) if row else None
