@@ -25,8 +25,11 @@ class OutputFiles:
             handle.seek(0, os.SEEK_END)
             self.handles[name] = handle
 
-    def write(self, name: str, line: bytes) -> None:
-        self.handles[name].write(line + b"\n")
+    def write_lines(self, name: str, lines: list[bytes]) -> None:
+        """Append lines (without their newlines) to one file in a single write."""
+        if lines:
+            lines.append(b"")
+            self.handles[name].write(b"\n".join(lines))
 
     def sync(self) -> dict[str, int]:
         """Flush and fsync every file; return their sizes (the checkpoint's view of them)."""

@@ -295,6 +295,8 @@ class Pipeline:
         rows = result.rows[: len(lines)]  # a position-only chunk (see _chunks) has no rows to write
         self._reject_duplicate_ids(lines, rows, state)
         self._run_main_checks([row for row in rows if isinstance(row, RowResult)])
+        out: dict[str, list[bytes]] = {name: [] for name in files.paths}
+        add_row = stats.add_row
         for raw, row in zip(lines, rows, strict=True):
             if isinstance(row, RowResult):
                 if row.kind == "blank":
@@ -302,16 +304,18 @@ class Pipeline:
                     continue
                 if row.kind == "invalid":
                     stats.add_invalid(row.line, row.error_code, row.error)
-                    files.write("invalid", invalid_row(row.line, raw.data, row.error))
+                    out["invalid"].append(invalid_row(row.line, raw.data, row.error))
                     continue
                 row = finalize(row)
             _, line, record_id, outcome, summaries, payload = row
-            stats.add_row(outcome, line, record_id, summaries)
+            add_row(outcome, line, record_id, summaries)
             if outcome == "kept":
-                files.write("kept", raw.data)
-                files.write("hashes", payload.encode("ascii"))  # type: ignore[union-attr]
+                out["kept"].append(raw.data)
+                out["hashes"].append(payload.encode("ascii"))  # type: ignore[union-attr]
             else:
-                files.write(outcome, payload)  # type: ignore[arg-type]
+                out[outcome].append(payload)  # type: ignore[arg-type]
+        for name, written in out.items():
+            files.write_lines(name, written)
 
     def _reject_duplicate_ids(self, lines: list[RawLine], rows: list[RowResult | DoneRow], state: RunState) -> None:
         claims = []

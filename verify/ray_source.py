@@ -165,7 +165,7 @@ def read_jsonl_piece(piece: JsonlPiece) -> Iterator[RawLine]:
                 return
             if len(data) > piece.max_line_bytes and not data.endswith(b"\n"):
                 size = len(data) + _skip_line(handle)
-                line = RawLine(number, data[:OVERSIZE_KEEP_BYTES], offset + size, size, oversize=True)
+                line = RawLine(number, data[:min(OVERSIZE_KEEP_BYTES, piece.max_line_bytes)], offset + size, size, oversize=True)
             else:
                 size = len(data)
                 line = RawLine(number, data.rstrip(b"\n").rstrip(b"\r"), offset + size, size)

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 DEFAULT_MAX_LINE_BYTES = 8 * 1024 * 1024
-OVERSIZE_KEEP_BYTES = 2048
+OVERSIZE_KEEP_BYTES = 2048  # of an oversize line, this much (at most the limit) is kept for its error row
+READ_BLOCK_BYTES = 1 << 20
 SAMPLE_ROWS = 100
 
 
@@ -124,27 +125,46 @@ def check_readable(source: Source) -> None:
 
 def iter_jsonl(path: Source, start_line: int = 1, start_offset: int = 0,
                max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[RawLine]:
-    """Lines of a JSONL file from a committed position, each with its end offset."""
+    """Lines of a JSONL file from a committed position, each with its end offset.
+
+    Reads 1 MiB blocks and splits them (several times faster than a readline per line). A line
+    longer than `max_line_bytes` is never held whole: once the unfinished line passes the limit,
+    its first bytes are kept and the rest is only counted up to the next newline.
+    """
+    keep = min(OVERSIZE_KEEP_BYTES, max_line_bytes)
     with open_input(path) as handle:
         handle.seek(start_offset)
-        offset = start_offset
-        number = start_line
-        while True:
-            data = handle.readline(max_line_bytes + 1)
-            if not data:
-                return
-            size = len(data)
-            if size > max_line_bytes and not data.endswith(b"\n"):
-                kept = data[:OVERSIZE_KEEP_BYTES]
-                while data and not data.endswith(b"\n"):
-                    data = handle.readline(1 << 20)
-                    size += len(data)
+        offset, number = start_offset, start_line
+        carry = b""
+        skipping: tuple[bytes, int] | None = None  # (first bytes, bytes so far) of an oversize line
+        while block := handle.read(READ_BLOCK_BYTES):
+            if skipping is not None:
+                cut = block.find(b"\n")
+                if cut < 0:
+                    skipping = (skipping[0], skipping[1] + len(block))
+                    continue
+                size = skipping[1] + cut + 1
                 offset += size
-                yield RawLine(number, kept, offset, size, oversize=True)
-            else:
+                yield RawLine(number, skipping[0], offset, size, oversize=True)
+                number += 1
+                skipping = None
+                block = block[cut + 1:]
+            pieces = (carry + block if carry else block).split(b"\n")
+            carry = pieces.pop()
+            for piece in pieces:
+                size = len(piece) + 1
                 offset += size
-                yield RawLine(number, data.rstrip(b"\n").rstrip(b"\r"), offset, size)
-            number += 1
+                if len(piece) > max_line_bytes:
+                    yield RawLine(number, piece[:keep], offset, size, oversize=True)
+                else:
+                    yield RawLine(number, piece.rstrip(b"\r"), offset, size)
+                number += 1
+            if len(carry) > max_line_bytes:
+                skipping, carry = (carry[:keep], len(carry)), b""
+        if skipping is not None:
+            yield RawLine(number, skipping[0], offset + skipping[1], skipping[1], oversize=True)
+        elif carry:
+            yield RawLine(number, carry.rstrip(b"\r"), offset + len(carry), len(carry), oversize=len(carry) > max_line_bytes)
 
 
 def iter_dataset_rows(path: Source, kind: str, start_line: int = 1) -> Iterator[RawLine]:

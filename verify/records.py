@@ -164,20 +164,23 @@ def validate_messages(messages: Any) -> None:
     """Raise RecordError unless `messages` is a non-empty OpenAI chat list with an assistant turn."""
     if messages is None:
         raise RecordError("missing 'messages'")
-    if not isinstance(messages, list):
+    if type(messages) is not list:
         raise RecordError(f"'messages' must be a list, got {type(messages).__name__}")
     if not messages:
         raise RecordError("'messages' is empty")
+    has_assistant = False
     for index, message in enumerate(messages):
-        if not isinstance(message, dict):
+        if type(message) is not dict:
             raise RecordError(f"messages[{index}] must be an object, got {type(message).__name__}")
         role = message.get("role")
-        if not isinstance(role, str) or not role:
+        if not role or type(role) is not str:
             raise RecordError(f"messages[{index}] has no 'role'")
+        if role == "assistant":
+            has_assistant = True
         content = message.get("content")
-        if content is not None and not isinstance(content, (str, list)):
+        if content is not None and type(content) is not str and type(content) is not list:
             raise RecordError(f"messages[{index}].content must be a string or a list of parts")
-    if not any(message.get("role") == "assistant" for message in messages):
+    if not has_assistant:
         raise RecordError("no assistant turn in 'messages'")
 
 

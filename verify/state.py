@@ -40,7 +40,11 @@ class RunState:
         self.connection.execute("PRAGMA journal_mode=WAL")
         self.connection.execute("PRAGMA synchronous=FULL")
         self.connection.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-        self.connection.execute("CREATE TABLE IF NOT EXISTS ids (id TEXT PRIMARY KEY, line INTEGER NOT NULL)")
+        # Keyed by the id text itself: ids usually grow in order (row-1, row-2, ...), so inserts land
+        # near each other in the B-tree (a hash key would scatter them and was twice as slow).
+        self.connection.execute(
+            "CREATE TABLE IF NOT EXISTS ids (id TEXT PRIMARY KEY, line INTEGER NOT NULL) WITHOUT ROWID"
+        )
         self.connection.execute("BEGIN")
 
     def get(self, key: str) -> Any:
@@ -55,7 +59,11 @@ class RunState:
         return None if data is None else Progress(**data)
 
     def claim_ids(self, items: Sequence[tuple[str, int]]) -> dict[str, int]:
-        """Record ids in input order; return {id: first line} for those already taken."""
+        """Record ids in input order; return {id: first line} for those already taken.
+
+        The common case (no id seen before) costs one batched insert: only when some inserts
+        were ignored are the stored lines read back to find which ids were taken earlier.
+        """
         taken: dict[str, int] = {}
         unique: dict[str, int] = {}
         for record_id, line in items:
@@ -63,15 +71,17 @@ class RunState:
                 taken.setdefault(record_id, unique[record_id])
             else:
                 unique[record_id] = line
+        before = self.connection.total_changes
+        self.connection.executemany("INSERT OR IGNORE INTO ids (id, line) VALUES (?, ?)", unique.items())
+        if self.connection.total_changes - before == len(unique):
+            return taken
         keys = list(unique)
         for start in range(0, len(keys), 500):
             batch = keys[start:start + 500]
             marks = ",".join("?" * len(batch))
             for record_id, line in self.connection.execute(f"SELECT id, line FROM ids WHERE id IN ({marks})", batch):
-                taken[record_id] = line
-        self.connection.executemany(
-            "INSERT OR IGNORE INTO ids (id, line) VALUES (?, ?)", [(k, v) for k, v in unique.items() if k not in taken]
-        )
+                if line != unique[record_id]:
+                    taken[record_id] = line
         return taken
 
     def commit(self, progress: Progress) -> None:
