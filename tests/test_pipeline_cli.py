@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -227,7 +226,8 @@ def test_verify_checks_lists_verifiers(tmp_path: Path) -> None:
 
 
 def test_help_imports_no_optional_command(tmp_path: Path) -> None:
-    result = subprocess.run(["verify", "--help"], capture_output=True, text=True, check=True)
+    result = run_verify(["--help"], tmp_path)
+    assert result.returncode == 0, result.stderr
     for command in ("run", "checks", "sandbox", "train", "compare-methods", "data"):
         assert command in result.stdout
 
