@@ -107,3 +107,36 @@ def test_changed_since_with_nothing_changed_passes(tmp_path: Path) -> None:
                         cwd=repo)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["counts"]["unchanged"] == 1
+
+
+def test_changed_since_catches_an_id_that_an_unchanged_row_already_has(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    rows = [chat(f"answer {i}", id=f"r{i}", checks={"nonempty": {}}) for i in range(1000)]
+    rows[300] = chat("no id here", checks={"nonempty": {}})  # line 301; line 302 after the insert below
+    rows[600] = chat("path-like id", id="HumanEval/7", checks={"nonempty": {}})
+    write_jsonl(repo / "data.jsonl", rows)
+    git(repo, "add", "data.jsonl")
+    git(repo, "commit", "-q", "-m", "base")
+    rows.insert(5, chat("reuses a later id", id="r900", checks={"nonempty": {}}))
+    rows.insert(950, chat("reuses an earlier id", id="r12", checks={"nonempty": {}}))
+    rows.append(chat("takes a default id", id="line-302", checks={"nonempty": {}}))
+    rows.append(chat("reuses a path id", id="HumanEval/7", checks={"nonempty": {}}))
+    rows.append(chat("fresh", id="brand-new", checks={"nonempty": {}}))
+    rows.append(chat("fresh again", id="brand-new", checks={"nonempty": {}}))
+    write_jsonl(repo / "data.jsonl", rows)
+    result = run_verify(["run", "data.jsonl", "-o", "out", *PLUGIN, "--changed-since", "main", "--json"], tmp_path,
+                        cwd=repo)
+    summary = json.loads(result.stdout)
+    assert summary["rows"] == 6 and summary["counts"]["unchanged"] == 1000 and summary["adds_up"]
+    invalid = {row["line"]: row["error"] for row in read_jsonl(repo / "out" / "invalid.jsonl")}
+    assert invalid == {
+        6: "duplicate id 'r900': line 902 uses it too and is not part of the change",
+        951: "duplicate id 'r12': line 14 uses it too and is not part of the change",
+        1003: "duplicate id 'line-302': line 302 uses it too and is not part of the change",
+        1004: "duplicate id 'HumanEval/7': line 602 uses it too and is not part of the change",
+        1006: "duplicate id 'brand-new': first used on line 1005",
+    }
+    assert [json.loads(line)["id"] for line in (repo / "out" / "kept.jsonl").read_text().splitlines()] == ["brand-new"]
+    assert result.returncode == 1

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from spine import chat, cli_env, committed_line, read_jsonl, run_verify, without_seconds, write_jsonl
+from spine import PLUGINS, chat, cli_env, committed_line, read_jsonl, run_verify, without_seconds, write_jsonl
 
 OUTCOME_FILES = ("kept", "rejected", "errors", "unchecked", "invalid")
 
@@ -78,6 +78,24 @@ def test_resume_of_a_finished_run_changes_nothing(tmp_path: Path) -> None:
     before = (tmp_path / "out" / "kept.jsonl").read_bytes()
     assert run_verify([*args, "--resume"], tmp_path).returncode == 0
     assert (tmp_path / "out" / "kept.jsonl").read_bytes() == before
+
+
+def test_resume_of_a_finished_run_starts_no_engine(tmp_path: Path, monkeypatch) -> None:
+    """No worker pool (and, with --engine ray, no Ray cluster) just to rewrite a finished run's reports."""
+    from verify import pipeline
+
+    monkeypatch.syspath_prepend(str(PLUGINS))
+    data = write_jsonl(tmp_path / "data.jsonl", [chat(f"a{i}", checks={"nonempty": {}}) for i in range(10)])
+    config = pipeline.RunConfig(input=data, out_dir=tmp_path / "out", workers=0, use_cache=False,
+                                plugins=("pipeline_checks",))
+    assert pipeline.Pipeline(config).run().stats.outcomes["kept"] == 10
+
+    def no_engine(*args: object) -> None:
+        raise AssertionError("an engine was started to resume a finished run")
+
+    monkeypatch.setattr(pipeline, "make_engine", no_engine)
+    again = pipeline.Pipeline(pipeline.RunConfig(**{**vars(config), "resume": True})).run()
+    assert again.stats.outcomes["kept"] == 10 and again.input_lines == 10
 
 
 def test_sigkill_leaves_no_worker_processes(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 from verify import __version__
 from verify import verifier as registry
 from verify.cache import VerdictCache, default_cache_path
+from verify.changed_ids import ids_on_unchanged_lines
 from verify.chunk import CheckSet, ChunkConfig, ChunkResult, DoneRow, RowResult, finalize, run_check
 from verify.formats import ADAPTERS, detect
 from verify.manifest import file_sha256, write_manifest
@@ -159,6 +160,7 @@ class Pipeline:
         self.checks = CheckSet(config.options)
         self.opened_ordered: set[str] = set()
         self.cache: VerdictCache | None = None
+        self.ids_unchanged: dict[str, int] = {}  # --changed-since: ids of changed lines that unchanged lines use
 
     # ---- setup -------------------------------------------------------------------------------
     def _validate(self) -> None:
@@ -205,11 +207,16 @@ class Pipeline:
         next_line, offset = (progress.next_line, progress.offset) if progress else (1, 0)
         total = input_size(config.input)
         self.progress.start(total, offset)
-        engine = make_engine(config, chunk_config)
         finished = bool(progress and progress.finished)
+        # Resuming a finished run only rewrites its reports: no worker pool or Ray cluster is started.
+        engine = None if finished else make_engine(config, chunk_config)
         last_commit = time.monotonic()
         try:
-            if not finished:
+            if engine is not None:
+                if config.changed_lines is not None:
+                    self.ids_unchanged = ids_on_unchanged_lines(
+                        config.input, config.changed_lines, ADAPTERS[fmt], config.max_line_bytes
+                    )
                 for (end_line, end_offset, unchanged, lines), result in self._results(engine, next_line, offset):
                     stats.unchanged += unchanged
                     self._finish_chunk(lines, result, state, files, stats)
@@ -220,7 +227,8 @@ class Pipeline:
                     self.progress.update(offset, stats)
                 self._commit(state, files, stats, next_line, offset, finished=True)
         finally:
-            engine.close()
+            if engine is not None:
+                engine.close()
             files.close()
             self.checks.close()
             if self.cache:
@@ -318,19 +326,27 @@ class Pipeline:
             files.write_lines(name, written)
 
     def _reject_duplicate_ids(self, lines: list[RawLine], rows: list[RowResult | DoneRow], state: RunState) -> None:
+        """A row whose id an earlier row has is invalid; under --changed-since, so is a changed row
+        whose id an unchanged row has (see verify.changed_ids)."""
         claims = []
         for index, row in enumerate(rows):
             if isinstance(row, tuple):
-                claims.append((index, row[2], row[1]))
+                record_id, line = row[2], row[1]
             elif row.kind == "record":
-                claims.append((index, row.record.id, row.line))  # type: ignore[union-attr]
+                record_id, line = row.record.id, row.line  # type: ignore[union-attr]
+            else:
+                continue
+            elsewhere = self.ids_unchanged.get(record_id)
+            if elsewhere is None:
+                claims.append((index, record_id, line))
+            else:
+                rows[index] = duplicate_row(lines[index], f"line {elsewhere} uses it too and is not part of the change",
+                                            record_id)
         taken = state.claim_ids([(record_id, line) for _, record_id, line in claims])
         for index, record_id, line in claims:
             first = taken.get(record_id)
             if first is not None and first != line:
-                invalid = RowResult(line, lines[index].data, "record")
-                invalid.invalidate("invalid.duplicate_id", f"duplicate id {record_id!r}: first used on line {first}")
-                rows[index] = invalid
+                rows[index] = duplicate_row(lines[index], f"first used on line {first}", record_id)
 
     def _run_main_checks(self, rows: list[RowResult]) -> None:
         names: list[str] = []
@@ -401,3 +417,9 @@ class Pipeline:
         }
         write_reports(result, header)
         write_manifest(self.config.out_dir, header, state.dir / "kept.sha256", result.stats.outcomes["kept"])
+
+
+def duplicate_row(raw: RawLine, where: str, record_id: str) -> RowResult:
+    row = RowResult(raw.line, raw.data, "record")
+    row.invalidate("invalid.duplicate_id", f"duplicate id {record_id!r}: {where}")
+    return row
