@@ -140,3 +140,38 @@ def test_changed_since_catches_an_id_that_an_unchanged_row_already_has(tmp_path:
     }
     assert [json.loads(line)["id"] for line in (repo / "out" / "kept.jsonl").read_text().splitlines()] == ["brand-new"]
     assert result.returncode == 1
+
+
+def test_changed_since_on_a_file_git_does_not_track_verifies_every_row(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    write_jsonl(repo / "other.jsonl", [chat("x")])
+    git(repo, "add", "other.jsonl")
+    git(repo, "commit", "-q", "-m", "base")
+    write_jsonl(repo / "data.jsonl", [chat(f"a{i}", id=f"r{i}", checks={"nonempty": {}}) for i in range(5)])
+    result = run_verify(["run", "data.jsonl", "-o", "out", *PLUGIN, "--changed-since", "main", "--json"], tmp_path,
+                        cwd=repo)
+    summary = json.loads(result.stdout)
+    assert result.returncode == 0, result.stderr
+    assert summary["rows"] == 5 and summary["counts"]["unchanged"] == 0
+
+
+def test_changed_ids_are_found_however_the_unchanged_line_spells_them(tmp_path: Path) -> None:
+    from verify.changed_ids import ids_on_unchanged_lines
+    from verify.chunk import ChunkConfig, LineParser
+
+    lines = [
+        '{"id": "\\u0072\\u0031", "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}',
+        '{"id": "caf\\u00E9", "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}',
+        '{"id": "r1", "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "b"}]}',
+        '{"id": "caf\u00e9", "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "b"}]}',
+        '{"id": "r2", "checks": {"no-such-check": {}}, "messages": [{"role": "user", "content": "q"}, '
+        '{"role": "assistant", "content": "a"}]}',
+        '{"id": "r2", "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "b"}]}',
+    ]
+    data = tmp_path / "data.jsonl"
+    data.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    parser = LineParser(ChunkConfig(format="messages"))
+    # line 5 is invalid in a run (unknown check), so it holds no id
+    assert ids_on_unchanged_lines(data, frozenset({3, 4, 6}), parser) == {"r1": 1, "café": 2}

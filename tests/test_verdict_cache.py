@@ -41,6 +41,16 @@ def test_rows_written_in_the_older_object_form_still_read(tmp_path: Path) -> Non
     assert VerdictCache(path).get_many([b"k" * 32]) == {b"k" * 32: Verdict("math", "pass", "equal", "", {"x": 1}, 0.5)}
 
 
+def test_a_value_that_cannot_be_read_is_a_miss(tmp_path: Path) -> None:
+    path = tmp_path / "v.sqlite"
+    cache = VerdictCache(path)
+    cache.put_many([(b"g" * 32, Verdict("math", "pass", "equal"))])
+    with sqlite3.connect(path) as connection:
+        connection.executemany("INSERT INTO verdicts (key, verdict) VALUES (?, ?)",
+                               [(b"j" * 32, "{not json"), (b"l" * 32, '["too", "short"]'), (b"d" * 32, '{"check": "x"}')])
+    assert cache.get_many([b"g" * 32, b"j" * 32, b"l" * 32, b"d" * 32]) == {b"g" * 32: Verdict("math", "pass", "equal")}
+
+
 def _write_range(path: str, start: int, count: int) -> None:
     cache = VerdictCache(Path(path))
     for chunk in range(start, start + count, 500):

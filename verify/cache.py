@@ -53,7 +53,6 @@ class VerdictCache:
 
     def _open(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
-        connection.execute("PRAGMA busy_timeout=60000")
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=OFF")
         connection.execute("PRAGMA wal_autocheckpoint=10000")
@@ -89,10 +88,14 @@ class VerdictCache:
             marks = ",".join("?" * len(batch))
             try:
                 rows = self.connection.execute(f"SELECT key, verdict FROM verdicts WHERE key IN ({marks})", batch)
-                for key, text in rows:
-                    found[key] = self.decode(text)
+                fetched = rows.fetchall()
             except sqlite3.OperationalError:
                 return found  # a locked or damaged file is a miss, never a failure of the run
+            for key, text in fetched:
+                try:
+                    found[key] = self.decode(text)
+                except (ValueError, TypeError, KeyError):
+                    continue  # a value this version cannot read is a miss too
         return found
 
     def put_many(self, items: Iterable[tuple[bytes, Verdict]]) -> None:

@@ -24,7 +24,8 @@ def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
         raise ChangedLinesError("--changed-since needs git, which is not installed") from exc
 
 
-def changed_lines(path: Path, ref: str) -> frozenset[int]:
+def changed_lines(path: Path, ref: str) -> frozenset[int] | None:
+    """The changed line numbers, or None when every line counts as changed (a file git does not track)."""
     path = path.resolve()
     folder = path.parent
     top = _git(folder, "rev-parse", "--show-toplevel")
@@ -34,9 +35,7 @@ def changed_lines(path: Path, ref: str) -> frozenset[int]:
         raise ChangedLinesError(f"--changed-since: unknown git ref {ref!r} (fetch it first, e.g. git fetch origin {ref})")
     tracked = _git(folder, "ls-files", "--error-unmatch", "--", path.name).returncode == 0
     if not tracked:
-        # An untracked file is new in its entirety.
-        with open(path, "rb") as handle:
-            return frozenset(range(1, sum(1 for _ in handle) + 1))
+        return None  # new in its entirety: verified like a run without --changed-since
     diff = _git(folder, "diff", "--no-color", "--no-ext-diff", "--unified=0", ref, "--", path.name)
     if diff.returncode != 0:
         raise ChangedLinesError(f"--changed-since: git diff failed: {diff.stderr.decode(errors='replace').strip()}")

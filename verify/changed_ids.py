@@ -3,8 +3,15 @@
 A pull request that adds a row with an id some untouched row already has must fail the gate,
 as it would in a full run, yet the untouched rows are not verified. So before the run, one pass
 over the file: the ids of the changed lines are collected (there are few), then each unchanged
-line is searched for their text as raw bytes, and only the lines that contain one are parsed to
-read their id. On a 1M-row file with 50 changed rows the two passes take about 3 s.
+line is searched for their text as raw bytes, and only the lines that may hold one are parsed,
+the way `verify run` parses them (`LineParser`). On a 1M-row file with 50 changed rows the two
+passes take about 3 s.
+
+A line "may hold" an id when it contains one of the id's JSON spellings, an escaped ASCII
+character (`\\u0041` could spell any id), or, for an id `line-N`, when it is line N (a row with
+no id is named by its line). Ids that adapters make from non-string values (a float `key`, a
+boolean `task_id`) need not appear as text at all: with one of those, every unchanged line is
+parsed. So is every line when the change has too many ids for one search pattern.
 
 A changed line whose id an unchanged line also uses is the duplicate, wherever the unchanged
 line stands: the change introduced the clash, and the untouched row is not this change's to fix.
@@ -16,59 +23,61 @@ import json
 import re
 from collections.abc import Iterable
 
-from verify.formats import Adapter, to_record
-from verify.reader import Source, iter_input
-from verify.records import RecordError
+from verify.chunk import LineParser
+from verify.reader import RawLine, Source, iter_input
 
 DEFAULT_ID = re.compile(r"line-(\d+)")
+NOT_AS_TEXT = re.compile(r"-?\d+\.\d+(e[-+]\d+)?|-?\d+e[-+]\d+|True|False|None|-?inf|nan")  # str() of non-strings
+ESCAPED_ASCII = re.compile(rb"\\u00[0-7][0-9a-fA-F]")
 PREFILTER_LIMIT = 5000  # beyond this many ids, a regex alternation costs more than parsing every line
 
 
-def record_id_of(data: bytes, line: int, adapter: Adapter) -> str | None:
-    """The id `verify run` would give this line, or None when the line is not a valid record."""
-    try:
-        return to_record(json.loads(data), line, adapter).id
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, RecordError):
-        return None
+def record_id(parser: LineParser, raw: RawLine) -> str | None:
+    """The id `verify run` gives this line, or None when the line is blank or invalid there."""
+    row = parser.parse(raw)
+    return row.record.id if row.kind == "record" and row.record is not None else None
 
 
-def _spellings(record_id: str) -> Iterable[bytes]:
-    """How the id can appear inside a JSON line (non-ASCII raw or escaped; '/' raw or escaped)."""
-    for ensure_ascii in (False, True):
-        text = json.dumps(record_id, ensure_ascii=ensure_ascii)[1:-1]
+def _spellings(value: str) -> Iterable[bytes]:
+    """How the id's text can appear inside a JSON line: non-ASCII raw or escaped (either hex case), '/' or '\\/'."""
+    raw = json.dumps(value, ensure_ascii=False)[1:-1]
+    escaped = json.dumps(value)[1:-1]
+    upper = re.sub(r"\\u([0-9a-f]{4})", lambda m: "\\u" + m.group(1).upper(), escaped)
+    for text in {raw, escaped, upper}:
         yield text.encode("utf-8")
         if "/" in text:
             yield text.replace("/", "\\/").encode("utf-8")
 
 
-def ids_on_unchanged_lines(
-    source: Source, changed: frozenset[int], adapter: Adapter, max_line_bytes: int
-) -> dict[str, int]:
+def _prefilter(wanted: set[str]) -> re.Pattern[bytes] | None:
+    """A pattern every line holding one of the ids matches, or None when lines must all be parsed."""
+    if len(wanted) > PREFILTER_LIMIT or any(NOT_AS_TEXT.fullmatch(value) for value in wanted):
+        return None
+    spellings = sorted({s for value in wanted for s in _spellings(value)}, key=len, reverse=True)
+    return re.compile(b"|".join([*(re.escape(s) for s in spellings), ESCAPED_ASCII.pattern]))
+
+
+def ids_on_unchanged_lines(source: Source, changed: frozenset[int], parser: LineParser) -> dict[str, int]:
     """{id: first unchanged line using it} for the ids that some changed line has."""
+    max_line_bytes = parser.config.max_line_bytes
     wanted: set[str] = set()
     last_changed = max(changed, default=0)
     for raw in iter_input(source, max_line_bytes=max_line_bytes):
         if raw.line > last_changed:
             break
-        if raw.line in changed and not raw.oversize:
-            record_id = record_id_of(raw.data, raw.line, adapter)
-            if record_id is not None:
-                wanted.add(record_id)
+        if raw.line in changed and (value := record_id(parser, raw)) is not None:
+            wanted.add(value)
     if not wanted:
         return {}
-    # A row without an id is `line-N`: no text in line N spells it, so that line is read anyway.
-    default_ids = {int(m.group(1)) for m in map(DEFAULT_ID.fullmatch, wanted) if m}
-    prefilter = None
-    if len(wanted) <= PREFILTER_LIMIT:
-        spellings = sorted({s for record_id in wanted for s in _spellings(record_id)}, key=len, reverse=True)
-        prefilter = re.compile(b"|".join(re.escape(s) for s in spellings))
+    default_lines = {int(m.group(1)) for m in map(DEFAULT_ID.fullmatch, wanted) if m}
+    prefilter = _prefilter(wanted)
     found: dict[str, int] = {}
     for raw in iter_input(source, max_line_bytes=max_line_bytes):
-        if raw.line in changed or raw.oversize:
+        if raw.line in changed:
             continue
-        if prefilter is not None and raw.line not in default_ids and not prefilter.search(raw.data):
+        if prefilter is not None and raw.line not in default_lines and not prefilter.search(raw.data):
             continue
-        record_id = record_id_of(raw.data, raw.line, adapter)
-        if record_id in wanted and record_id not in found:
-            found[record_id] = raw.line
+        value = record_id(parser, raw)
+        if value in wanted and value not in found:
+            found[value] = raw.line
     return found

@@ -20,7 +20,7 @@ from verify.cache import VerdictCache, cache_key
 from verify.formats import ADAPTERS, to_record
 from verify.manifest import row_hash
 from verify.outcome import classify, verdict_row
-from verify.reader import RawLine
+from verify.reader import DEFAULT_MAX_LINE_BYTES, RawLine
 from verify.records import Record, RecordError, Verdict, errored
 from verify.verifier import Verifier, VerifierUnavailable, crash_verdict
 
@@ -34,7 +34,7 @@ class ChunkConfig:
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
     cache_path: str | None = None
     plugins: tuple[str, ...] = ()
-    max_line_bytes: int = 8 * 1024 * 1024
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     # Which verifier kinds run where this chunk is processed. Locally, "main" verifiers (a container
     # pool, a GPU model) stay in the main process; a Ray worker runs them on its own node.
     run_here: tuple[str, ...] = ("process",)
@@ -86,6 +86,16 @@ class ChunkResult:
     rows: list[RowResult | DoneRow]
     end_line: int
     end_offset: int
+
+
+WORKER_DIED = "the worker process died while verifying this row (crash or out of memory)"
+
+
+def store_verdicts(rows: Sequence[RowResult], name: str, verdicts: Sequence[Verdict], cached: Sequence[bool]) -> None:
+    """Put one check's verdicts (from `run_check`) on the rows they were computed for."""
+    for row, verdict, was_cached in zip(rows, verdicts, cached, strict=True):
+        row.verdicts[name] = verdict
+        row.cached[name] = was_cached
 
 
 def unavailable_verdict(check: str, message: str) -> Verdict:
@@ -201,15 +211,13 @@ def verify_items(verifier: Verifier, items: Sequence[tuple[Record, dict[str, Any
     return out
 
 
-class ChunkWorker:
+class LineParser:
+    """One raw line → a record row (or a blank / invalid row with the reason), as `verify run` reads it."""
+
     def __init__(self, config: ChunkConfig) -> None:
         registry.import_plugins(config.plugins)
         self.config = config
         self.adapter = ADAPTERS[config.format]
-        self.checks = CheckSet(config.options)
-        self.cache: VerdictCache | None = None
-        if config.cache_path:
-            self.cache = VerdictCache(Path(config.cache_path))
         self.known = set(registry.names())
 
     def parse(self, raw: RawLine) -> RowResult:
@@ -255,7 +263,31 @@ class ChunkWorker:
         row.record, row.specs = record, specs
         return row
 
+
+class ChunkWorker:
+    def __init__(self, config: ChunkConfig) -> None:
+        self.config = config
+        self.parser = LineParser(config)
+        self.parse = self.parser.parse
+        self.checks = CheckSet(config.options)
+        self.cache: VerdictCache | None = None
+        if config.cache_path:
+            self.cache = VerdictCache(Path(config.cache_path))
+
+    def died_row(self, raw: RawLine) -> RowResult:
+        """A row whose verification killed its worker: its process checks error, the rest still run."""
+        row = self.parse(raw)
+        for name in row.specs:
+            if self.checks.runs_in(name) == "process":
+                row.verdicts[name] = errored(name, WORKER_DIED, f"{name}.worker_died")
+                row.cached[name] = False
+            else:
+                row.pending.append(name)
+        return row
+
     def parse_and_verify(self, lines: Sequence[RawLine]) -> ChunkResult:
+        if not lines:  # a chunk that only carries the input position (see Pipeline._chunks)
+            return ChunkResult([], 0, 0)
         rows = [self.parse(raw) for raw in lines]
         by_check: dict[str, list[RowResult]] = {}
         for row in rows:
@@ -267,9 +299,7 @@ class ChunkWorker:
         for name, members in by_check.items():
             items = [(row.record, row.specs[name]) for row in members]
             verdicts, cached = run_check(self.checks, name, items, self.cache)  # type: ignore[arg-type]
-            for row, verdict, was_cached in zip(members, verdicts, cached, strict=True):
-                row.verdicts[name] = verdict
-                row.cached[name] = was_cached
+            store_verdicts(members, name, verdicts, cached)
         out: list[RowResult | DoneRow] = [
             finalize(row) if row.kind == "record" and not row.pending else row for row in rows
         ]

@@ -13,11 +13,11 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
 from typing import Any
 
 from verify.chunk import ChunkConfig, ChunkResult, ChunkWorker, DoneRow, RowResult, init_process, process_chunk
 from verify.reader import RawLine
-from verify.records import errored
 
 
 class LocalEngine:
@@ -26,6 +26,7 @@ class LocalEngine:
         self.workers = workers
         self.inline: ChunkWorker | None = ChunkWorker(config) if workers == 0 else None
         self.executor: ProcessPoolExecutor | None = None
+        self.parser: ChunkWorker | None = None
 
     def _executor(self) -> ProcessPoolExecutor:
         if self.executor is None:
@@ -72,6 +73,10 @@ class LocalEngine:
             yield meta, result
 
     def _submit(self, lines: list[RawLine]) -> Future[ChunkResult]:
+        if not lines:  # a chunk that only carries the input position: nothing to send to a worker
+            done: Future[ChunkResult] = Future()
+            done.set_result(ChunkResult([], 0, 0))
+            return done
         try:
             return self._executor().submit(process_chunk, lines)
         except BrokenProcessPool:
@@ -96,23 +101,14 @@ class LocalEngine:
 
     def _killer_row(self, raw: RawLine) -> RowResult:
         """The row whose verification killed a worker process: every process check errors."""
-        parser = ChunkWorker(self.config)
-        row = parser.parse(raw)
-        for name in row.specs:
-            if parser.checks.runs_in(name) == "process":
-                row.verdicts[name] = errored(
-                    name, "the worker process died while verifying this row (crash or out of memory)",
-                    f"{name}.worker_died",
-                )
-                row.cached[name] = False
-            else:
-                row.pending.append(name)
-        parser.close()
-        return row
+        if self.parser is None:  # builds no verifier and opens no cache: it only parses
+            self.parser = ChunkWorker(replace(self.config, cache_path=None))
+        return self.parser.died_row(raw)
 
     def close(self) -> None:
-        if self.inline is not None:
-            self.inline.close()
+        for worker in (self.inline, self.parser):
+            if worker is not None:
+                worker.close()
         if self.executor is not None:
             self.executor.shutdown(wait=True, cancel_futures=True)
             self.executor = None

@@ -249,7 +249,9 @@ class RayEngine:
         from verify.ray_source import lines_to_table
 
         self._start_job(None, None)
-        works = (Work(self.ray.put(lines_to_table(lines)), 0, len(lines), meta) for meta, lines in chunks)
+        # A chunk that only carries the input position has no block and needs no task.
+        works = (Work(self.ray.put(lines_to_table(lines)) if lines else None, 0, len(lines), meta)
+                 for meta, lines in chunks)
         return self._ordered(works)
 
     # ---- planning and reading -------------------------------------------------------------------------
@@ -320,11 +322,15 @@ class RayEngine:
             yield self._collect(*pending.popleft())
 
     def _submit(self, work: Work, died: bool = False, retries: int | None = None) -> Any:
+        if work.block is None:
+            return None
         task = self.rw.verify_block if retries is None else self.rw.verify_block.options(max_retries=retries)
         return task.remote(self.token, self.job_box, work.block, work.start, work.stop, died)
 
     def _collect(self, work: Work, future: Any) -> tuple[Any, ChunkResult]:
         meta = work.meta if work.meta is not None else self._meta(work)
+        if future is None:
+            return meta, ChunkResult([], 0, 0)
         try:
             result = self.ray.get(future)
         except (self.ray.exceptions.WorkerCrashedError, self.ray.exceptions.OutOfMemoryError):

@@ -20,7 +20,17 @@ from verify import __version__
 from verify import verifier as registry
 from verify.cache import VerdictCache, default_cache_path
 from verify.changed_ids import ids_on_unchanged_lines
-from verify.chunk import CheckSet, ChunkConfig, ChunkResult, DoneRow, RowResult, finalize, run_check
+from verify.chunk import (
+    CheckSet,
+    ChunkConfig,
+    ChunkResult,
+    DoneRow,
+    LineParser,
+    RowResult,
+    finalize,
+    run_check,
+    store_verdicts,
+)
 from verify.formats import ADAPTERS, detect
 from verify.manifest import file_sha256, write_manifest
 from verify.outcome import invalid_row
@@ -214,9 +224,8 @@ class Pipeline:
         try:
             if engine is not None:
                 if config.changed_lines is not None:
-                    self.ids_unchanged = ids_on_unchanged_lines(
-                        config.input, config.changed_lines, ADAPTERS[fmt], config.max_line_bytes
-                    )
+                    self.ids_unchanged = ids_on_unchanged_lines(config.input, config.changed_lines,
+                                                                LineParser(chunk_config))
                 for (end_line, end_offset, unchanged, lines), result in self._results(engine, next_line, offset):
                     stats.unchanged += unchanged
                     self._finish_chunk(lines, result, state, files, stats)
@@ -294,13 +303,13 @@ class Pipeline:
             yield (last.line, last.end_offset, unchanged, lines), lines  # type: ignore[union-attr]
         elif last is not None and unchanged:
             # Only unchanged lines after the last changed one: a chunk that just carries the position.
-            yield (last.line, last.end_offset, unchanged, []), [last]
+            yield (last.line, last.end_offset, unchanged, []), []
 
     # ---- per chunk ---------------------------------------------------------------------------
     def _finish_chunk(self, lines: list[RawLine], result: ChunkResult, state: RunState, files: OutputFiles,
                       stats: RunStats) -> None:
         """Finish a chunk in input order: duplicate ids, main-process checks, then write and count."""
-        rows = result.rows[: len(lines)]  # a position-only chunk (see _chunks) has no rows to write
+        rows = result.rows
         self._reject_duplicate_ids(lines, rows, state)
         self._run_main_checks([row for row in rows if isinstance(row, RowResult)])
         out: dict[str, list[bytes]] = {name: [] for name in files.paths}
@@ -363,9 +372,7 @@ class Pipeline:
             self._open_ordered(name)
             items = [(row.record, row.specs[name]) for row in members]
             verdicts, cached = run_check(self.checks, name, items, self.cache)  # type: ignore[arg-type]
-            for row, verdict, was_cached in zip(members, verdicts, cached, strict=True):
-                row.verdicts[name] = verdict
-                row.cached[name] = was_cached
+            store_verdicts(members, name, verdicts, cached)
         for row in rows:
             row.pending = []
 

@@ -35,13 +35,21 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from verify import verifier as registry
 from verify.cache import VerdictCache
-from verify.chunk import CheckSet, ChunkConfig, ChunkResult, ChunkWorker, RowResult, finalize, run_check
+from verify.chunk import (
+    CheckSet,
+    ChunkConfig,
+    ChunkResult,
+    ChunkWorker,
+    RowResult,
+    finalize,
+    run_check,
+    store_verdicts,
+)
 from verify.pipeline import CHUNK_BYTES, CHUNK_LINES
 from verify.ray_source import BLOCK_SCHEMA, Piece, read_piece, table_to_lines
 from verify.reader import RawLine
 from verify.records import Record, Verdict, errored
 
-WORKER_DIED = "the worker process died while verifying this row (crash or out of memory)"
 NODE_CHECKS_DIED = "the node's process for this check died twice while verifying this chunk"
 
 
@@ -229,22 +237,11 @@ class WorkerSide:
             lines = [raw for raw in lines if raw.line in changed]
         if not lines:
             return ChunkResult([], 0, 0)
-        rows = [self._died_row(raw) for raw in lines] if died else self.worker.parse_and_verify(lines).rows
+        rows = [self.worker.died_row(raw) for raw in lines] if died else self.worker.parse_and_verify(lines).rows
         self._main_checks([row for row in rows if isinstance(row, RowResult) and row.pending])
         rows = [finalize(row) if isinstance(row, RowResult) and row.kind == "record" and not row.pending else row
                 for row in rows]
         return ChunkResult(rows, lines[-1].line, lines[-1].end_offset)
-
-    def _died_row(self, raw: RawLine) -> RowResult:
-        """A row whose verification killed its worker twice: its process checks error, the rest still run."""
-        row = self.worker.parse(raw)
-        for name in row.specs:
-            if self.worker.checks.runs_in(name) == "process":
-                row.verdicts[name] = errored(name, WORKER_DIED, f"{name}.worker_died")
-                row.cached[name] = False
-            else:
-                row.pending.append(name)
-        return row
 
     def _main_checks(self, rows: list[RowResult]) -> None:
         """Run the rows' pending "main" checks on this node's NodeChecks actor; "ordered" ones stay pending."""
@@ -256,9 +253,8 @@ class WorkerSide:
         for name in names:
             members = [row for row in rows if name in row.pending]
             verdicts, cached = self._run_on_node(name, [(row.record, row.specs[name]) for row in members])
-            for row, verdict, was_cached in zip(members, verdicts, cached, strict=True):
-                row.verdicts[name] = verdict
-                row.cached[name] = was_cached
+            store_verdicts(members, name, verdicts, cached)
+            for row in members:
                 row.pending.remove(name)
 
     def _run_on_node(self, name: str, items: list[tuple[Any, dict[str, Any]]]) -> tuple[list[Verdict], list[bool]]:
