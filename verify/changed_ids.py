@@ -5,7 +5,7 @@ as it would in a full run, yet the untouched rows are not verified. So before th
 over the file: the ids of the changed lines are collected (there are few), then each unchanged
 line is searched for their text as raw bytes, and only the lines that may hold one are parsed,
 the way `verify run` parses them (`LineParser`). On a 1M-row file with 50 changed rows the two
-passes take about 3 s.
+passes take 0.7 s.
 
 A line "may hold" an id when it contains one of the id's JSON spellings, an escaped ASCII
 character (`\\u0041` could spell any id), or, for an id `line-N`, when it is line N (a row with
