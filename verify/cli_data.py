@@ -8,7 +8,7 @@ import click
 
 DATA_COMMANDS = {
     "punkt": "constraints.punkt:punkt_command",
-    "decontam-index": "verify.decontam_index:index_command",
+    "decontam-index": "verify.decontam.cli:index_command",
 }
 
 

@@ -116,6 +116,16 @@ def crash_verdict(check: str, exc: BaseException) -> Verdict:
     )
 
 
+def no_fields_problem(check: str, spec: Any) -> str | None:
+    """Why `checks.<check>` is unusable for a check that takes no per-record fields, or None."""
+    if not isinstance(spec, dict):
+        return f"checks.{check} must be an object, got {type(spec).__name__}"
+    if spec:
+        return (f"checks.{check} takes no fields (got {', '.join(sorted(map(str, spec)))}); "
+                f"set options for the whole run with --set {check}.<option>=<value>")
+    return None
+
+
 _REGISTRY: dict[str, str | type[Verifier]] = {}
 
 # Built-in verifiers, imported only when used so that a missing extra never breaks the CLI.

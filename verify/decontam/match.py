@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from verify.decontam.index import BenchmarkIndex, unit_grams
 from verify.dedup.ngrams import window_hashes, word_hashes
@@ -57,6 +57,18 @@ class Overlap:
     @property
     def span_words(self) -> int:
         return self.words[1] - self.words[0] + 1
+
+
+class UnitGrams(NamedTuple):
+    """A merged unit's place and grams, computed once per unit by `Matcher.unit_windows`."""
+
+    number: int  # which index
+    local: int  # unit number within that index
+    grams: Any  # its gram hashes
+    size: int  # gram length
+    whole: bool  # a whole-unit gram
+    specific: Any  # mask of its non-template grams
+    unit_words: int  # words covered by its non-template grams
 
 
 def covered_words(starts: list[int], size: int) -> int:
@@ -115,7 +127,7 @@ class Matcher:
         self.hashes, self.owners = merged[order], merged_owners[order]
         self.lengths = sorted({size for index in indexes for size in index.table.lengths})
         self.whole_lengths = {size for index in indexes for size in index.table.whole_lengths}
-        self._units: dict[int, tuple[Any, int, bool, Any]] = {}
+        self._units: dict[int, UnitGrams] = {}
 
     def locate(self, unit: int) -> tuple[int, int]:
         """(index number, unit number within it) of a merged unit number."""
@@ -155,9 +167,9 @@ class Matcher:
                     found.setdefault(owner, []).append(position)
         return found
 
-    def unit_windows(self, unit: int) -> tuple[Any, int, bool, Any]:
-        """(a merged unit's gram hashes, gram length, whether it is a whole-unit gram, mask of its
-        non-template grams)."""
+    def unit_windows(self, unit: int) -> UnitGrams:
+        """A merged unit's index and local number, gram hashes, gram length, whether it is a
+        whole-unit gram, mask of its non-template grams and the words those cover."""
         cached = self._units.get(unit)
         if cached is None:
             import numpy as np
@@ -165,7 +177,9 @@ class Matcher:
             number, local = self.locate(unit)
             index = self.indexes[number]
             grams, size, whole = unit_grams(index.units[local].text, index.ngram, index.min_words)
-            cached = (grams, size, whole, ~np.isin(grams, self.template[number]))
+            specific = ~np.isin(grams, self.template[number])
+            unit_words = covered_words(np.flatnonzero(specific).tolist(), size)
+            cached = UnitGrams(number, local, grams, size, whole, specific, unit_words)
             if len(self._units) > 4096:
                 self._units.clear()
             self._units[unit] = cached
@@ -179,13 +193,11 @@ class Matcher:
             return []
         results = []
         for unit, positions in self.shared_positions(message).items():
-            number, local = self.locate(unit)
+            number, local, grams, size, whole, specific, unit_words = self.unit_windows(unit)
             index = self.indexes[number]
-            grams, size, whole, specific = self.unit_windows(unit)
             if whole and len(message.words) != size:
                 continue
             shared = np.isin(grams, message.windows(size)) & specific
-            unit_words = covered_words(np.flatnonzero(specific).tolist(), size)
             shared_words = covered_words(np.flatnonzero(shared).tolist(), size)
             first, last = longest_run(sorted(set(positions)))
             results.append(Overlap(

@@ -20,7 +20,7 @@ from pydantic import Field
 
 from verify.records import Record, Verdict, errored, failed, message_text, passed
 from verify.verifier import Options as VerifierOptions
-from verify.verifier import Verifier, VerifierUnavailable, register
+from verify.verifier import Verifier, VerifierUnavailable, no_fields_problem, register
 
 CHECK = "decontam"
 BUILTIN_NAMES = ("ifeval", "gsm8k", "math", "humaneval", "mbpp")
@@ -60,13 +60,19 @@ class DecontamVerifier(Verifier):
 
     def __init__(self, options: DecontamOptions | dict[str, Any] | None = None) -> None:
         super().__init__(options)
-        self._matcher: Any = None
-        self._digests: list[str] | None = None
-        self._problem = ""
-        # A missing or damaged index is an environment problem, like a missing Docker engine:
-        # the pipeline gives every row an `error` verdict and the run exits 2 naming the command.
-        if self.matcher() is None:
-            raise VerifierUnavailable(self._problem)
+        from verify.decontam.index import IndexUnavailable, load_index
+        from verify.decontam.match import Matcher
+
+        loaded = []
+        for folder in self.folders():
+            try:
+                loaded.append(load_index(folder, self.options.ngram))
+            except IndexUnavailable as exc:
+                # A missing or damaged index is an environment problem, like a missing Docker engine:
+                # the pipeline gives every row an `error` verdict and the run exits 2 naming the command.
+                raise VerifierUnavailable(f"{exc}; build it with: {build_hint(folder)}") from exc
+        self._matcher = Matcher(loaded, self.options.template_items)
+        self._digests = [index.meta["content_sha256"] for index in loaded]
 
     # ---- indexes -----------------------------------------------------------------------------
     def folders(self) -> list[Path]:
@@ -80,20 +86,7 @@ class DecontamVerifier(Verifier):
         return out
 
     def matcher(self) -> Any:
-        """The indexes, loaded and merged once; None (with `self._problem` saying which command
-        fixes it) when one is missing or unusable."""
-        if self._matcher is None and not self._problem:
-            from verify.decontam.index import IndexUnavailable, load_index
-            from verify.decontam.match import Matcher
-
-            loaded = []
-            for folder in self.folders():
-                try:
-                    loaded.append(load_index(folder, self.options.ngram))
-                except IndexUnavailable as exc:
-                    self._problem = f"{exc}; build it with: {build_hint(folder)}"
-                    return None
-            self._matcher = Matcher(loaded, self.options.template_items)
+        """The indexes, loaded and merged by the constructor."""
         return self._matcher
 
     def cache_material(self, record: Record, spec: dict[str, Any]) -> Any:
@@ -101,24 +94,15 @@ class DecontamVerifier(Verifier):
         return {"messages": record.messages, "spec": spec, "indexes": self.index_digests()}
 
     def index_digests(self) -> list[str]:
-        if self._digests is None:
-            from verify.decontam.index import IndexUnavailable, read_meta
-
-            digests = []
-            for folder in self.folders():
-                try:
-                    digests.append(read_meta(folder)["content_sha256"])
-                except IndexUnavailable:
-                    digests.append(f"missing:{folder}")
-            self._digests = digests
         return self._digests
 
     # ---- verdicts ----------------------------------------------------------------------------
     def verify(self, record: Record, spec: dict[str, Any]) -> Verdict:
         from verify.decontam.match import MessageGrams
 
-        if not isinstance(spec, dict) or spec:
-            return errored(CHECK, spec_problem(spec), "decontam.bad_spec")
+        problem = no_fields_problem(CHECK, spec)
+        if problem:
+            return errored(CHECK, problem, "decontam.bad_spec")
         matcher = self.matcher()
         started = time.perf_counter()
         best: tuple[Any, int, str, Any] | None = None  # (overlap, message number, role, message grams)
@@ -203,10 +187,3 @@ def build_hint(folder: Path) -> str:
         out = "" if folder.parent == default_index_dir() else f" --out {folder.parent}"
         return f"verify data decontam-index --builtin{out}"
     return f"verify data decontam-index --file <benchmark file> --field <text field> --name {folder.name} --out {folder.parent}"
-
-
-def spec_problem(spec: Any) -> str:
-    if not isinstance(spec, dict):
-        return f"checks.decontam must be an object, got {type(spec).__name__}"
-    return (f"checks.decontam takes no fields (got {', '.join(sorted(map(str, spec)))}); "
-            "set options for the whole run with --set decontam.<option>=<value>")

@@ -173,9 +173,6 @@ class DedupIndex:
         for part in _chunks(keys):
             yield from self.db.execute(sql.format(",".join("?" * len(part))), list(part))
 
-    def set_meta(self, key: str, value: Any) -> None:
-        self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value)))
-
     def commit(self) -> None:
         """Make everything decided so far durable (the state a resumed run starts from)."""
         self.db.execute("COMMIT")

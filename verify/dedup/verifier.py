@@ -24,7 +24,7 @@ from pydantic import Field
 
 from verify.records import Record, Verdict, errored, failed, passed, skipped
 from verify.verifier import Options as VerifierOptions
-from verify.verifier import Verifier, register
+from verify.verifier import Verifier, no_fields_problem, register
 
 CHECK = "dedup"
 
@@ -107,7 +107,7 @@ class DedupVerifier(Verifier):
         pending: list[tuple[int, Item]] = []
         for position, (record, spec) in enumerate(items):
             started = time.perf_counter()
-            problem = spec_problem(spec)
+            problem = no_fields_problem(CHECK, spec)
             if problem:
                 verdicts[position] = errored(CHECK, problem, "dedup.bad_spec")
                 continue
@@ -156,13 +156,3 @@ class DedupVerifier(Verifier):
             reason = "first occurrence: no earlier row shares its text"
         return passed(CHECK, reason, "dedup.unique", closest_similarity=round(decision.similarity, 4),
                       candidates=decision.candidates)
-
-
-def spec_problem(spec: Any) -> str:
-    """Why a record's `checks.dedup` is unusable, or "" when it is fine (it takes no fields)."""
-    if not isinstance(spec, dict):
-        return f"checks.dedup must be an object, got {type(spec).__name__}"
-    if spec:
-        return (f"checks.dedup takes no fields (got {', '.join(sorted(map(str, spec)))}); "
-                "set options for the whole run with --set dedup.<option>=<value>")
-    return ""

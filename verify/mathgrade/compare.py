@@ -108,7 +108,7 @@ class Comparer:
                 said = ", ".join(pred.approx)
                 return Match(False, f"the answer says {pred.text} ≈ {said}, which does not hold")
             return SAME
-        if type(gold) is type(pred) and not isinstance(gold, (Interval, Union, Relation)):
+        if type(gold) is type(pred) and not isinstance(gold, SET_LIKE):
             return self._same_kind(gold, pred)
         if isinstance(gold, SET_LIKE) or isinstance(pred, SET_LIKE):
             return self._sets(gold, pred)
@@ -181,8 +181,16 @@ class Comparer:
         """Set semantics: every gold answer is given, nothing else is, repeats do not count."""
         gold_unique = self._distinct(gold)
         pred_unique = self._distinct(pred)
-        missing = [g for g in gold_unique if not any(self.compare(g, p).equal for p in pred_unique)]
-        extra = [p for p in pred_unique if not any(self.compare(g, p).equal for g in gold_unique)]
+        pairs: dict[tuple[int, int], bool] = {}
+
+        def equal(i: int, j: int) -> bool:
+            if (i, j) not in pairs:
+                pairs[i, j] = self.compare(gold_unique[i], pred_unique[j]).equal
+            return pairs[i, j]
+
+        golds, preds = range(len(gold_unique)), range(len(pred_unique))
+        missing = [gold_unique[i] for i in golds if not any(equal(i, j) for j in preds)]
+        extra = [pred_unique[j] for j in preds if not any(equal(i, j) for i in golds)]
         if not missing and not extra:
             return SAME
         parts = []
@@ -308,7 +316,7 @@ def _pair_interval(value: Value) -> Interval:
 
 
 def _set_like(value: Value) -> bool:
-    if isinstance(value, (Interval, Union, Relation)):
+    if isinstance(value, SET_LIKE):
         return True
     if _is_pair(value):
         return True
@@ -344,8 +352,6 @@ def _minutes(time: Time) -> int:
 
 
 def _time_parts(time: Time) -> tuple[Leaf, ...]:
-    from verify.mathgrade.numbers import parse_number
-
     return tuple(Leaf(str(part), parse_number(str(part))) for part in (time.hour, time.minute))
 
 

@@ -95,9 +95,7 @@ def _find_closer(text: str, start: int, closer: str) -> int:
         if closer.startswith("$") and text[j - 1] == "\\":
             j += 1
             continue
-        if closer == "$" and text.startswith("$$", j):
-            # `$a$$b$` is two spans; `$...$$` inside a single span is not a closer of `$`.
-            return j
+        # `$a$$b$` is two spans; `$...$$` inside a single span is not a closer of `$`.
         return j
 
 

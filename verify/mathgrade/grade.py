@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from verify.mathgrade.cleanup import clean
-from verify.mathgrade.compare import CheapScalars, Comparer, Match, NeedsSymbolic
+from verify.mathgrade.compare import SAME, CheapScalars, Comparer, Match, NeedsSymbolic
 from verify.mathgrade.extract import LABELS
 from verify.mathgrade.structure import Items, Labelled, Leaf, Matrix, Relation, Unparseable, Value, parse_clean
 
@@ -89,13 +89,7 @@ def _prepare(gold: str, pred: str, method: str, settings: Settings) -> dict[str,
             "error", "math.bad_gold", "the gold answer is empty after cleanup", **_details(gold, pred, method, "string")
         )
     if gold_text == pred_text:
-        label = LABELS.get(method, method)
-        return outcome(
-            "pass",
-            "math.equal",
-            f"{shorten(pred_text)} = {shorten(gold_text)} ({label})",
-            **_details(gold, pred, method, "string"),
-        )
+        return _verdict(SAME, gold_text, pred_text, method, gold, pred, "string")
     return gold_text, pred_text
 
 

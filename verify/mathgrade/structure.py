@@ -518,9 +518,7 @@ def _drop_approximations(parts: list[str], ops: list[str]) -> tuple[list[str], l
 
 
 def _with_approximations(value: Value, approximations: list[str]) -> Value:
-    """Attach dropped approximations to the stated value (a leaf, possibly named)."""
-    if not approximations:
-        return value
+    """Attach dropped approximations (never empty) to the stated value (a leaf, possibly named)."""
     if isinstance(value, Labelled):
         return Labelled(value.label, _with_approximations(value.value, approximations))
     if isinstance(value, Leaf):
