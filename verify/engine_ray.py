@@ -298,8 +298,9 @@ class RayEngine:
             concurrency=self.read_concurrency,
             num_cpus=0,  # a read task waiting for the driver must not hold a CPU the verification tasks need
         )
-        # iter_internal_ref_bundles hands out references to the blocks, so a block travels from the
-        # node that read it to the node that verifies it, not through this process.
+        # iter_internal_ref_bundles hands out references to the blocks, so a block goes from the node
+        # that read it to the node that verifies it by reference; this process also fetches each block
+        # once (`_meta`), because it writes the kept lines' bytes and checks the line numbers.
         for bundle in dataset.iter_internal_ref_bundles():
             for entry, part in zip(bundle.blocks, bundle.slices, strict=True):
                 rows = entry.metadata.num_rows
