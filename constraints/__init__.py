@@ -6,7 +6,9 @@ Public API (other packages use exactly these):
 - `LANGUAGE_INDEPENDENT`: ids whose verdict survives translating the response (format and
   structure checks), which the translation verifier re-runs on translated text;
 - `describe()`: each registered id with its kwargs and a one-line description;
-- `IFEVAL_IDS`, `TULU_IDS`: the registered ids of each family.
+- `IFEVAL_IDS`, `TULU_IDS`: the registered ids of each family;
+- `language_probabilities(text, seed)`: langdetect's ranked probabilities, computed by this
+  package's faster equivalent of langdetect (the translation verifier's language ID uses it).
 
 These names load on first access (PEP 562), so importing the package, or its verifier
 module when `verify checks` lists verifiers, costs almost nothing; langdetect's profiles and
@@ -26,6 +28,7 @@ _PUBLIC = {
     "IFEVAL_IDS": "constraints.api",
     "TULU_IDS": "constraints.api",
     "MODES": "constraints.api",
+    "language_probabilities": "constraints.langid",
 }
 
 __all__ = sorted(_PUBLIC)

@@ -371,6 +371,9 @@ def probabilities(text: str, seed: int = SEED) -> list[tuple[str, float]] | None
     return _ranked(total)
 
 
+language_probabilities = probabilities  # the name the package exports (constraints.language_probabilities)
+
+
 def _ranked(total: Any) -> list[tuple[str, float]]:
     profiles = _profiles()
     ranked = [

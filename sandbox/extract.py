@@ -37,7 +37,8 @@ class Block:
 @dataclass(frozen=True)
 class Extraction:
     code: str
-    how: str
+    how: str  # where the code came from, for people (reports and reasons)
+    whole_response: bool = False  # no fenced block: the whole response is the code
 
 
 def fenced_blocks(text: str) -> list[Block]:
@@ -69,7 +70,7 @@ def extract_code(response: str, rule: BlockRule = "last") -> Extraction:
     """The code to run from a response, and a phrase saying where it came from."""
     blocks = fenced_blocks(response)
     if not blocks:
-        return Extraction(response, "the whole response (it has no fenced code block)")
+        return Extraction(response, "the whole response (it has no fenced code block)", whole_response=True)
     python = [block for block in blocks if block.language in PYTHON_TAGS]
     candidates = python or [block for block in blocks if not block.language]
     kind = "python" if python else "untagged"

@@ -20,7 +20,7 @@ import signal
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox.jobs import STARVED_FACTOR, STARVED_SLACK_S, WALL_FACTOR, WALL_SLACK_S, Job
+from sandbox.jobs import Job, Limits
 from sandbox.spec import CodeSpec
 from verify.records import Verdict, errored, failed, passed
 
@@ -121,29 +121,34 @@ def event_finding(event: dict[str, Any], spec: CodeSpec) -> Finding:
     return Finding("code.missing_entry_point", f"the code defines no callable {event.get('name')!r}")
 
 
-def ending_finding(run: dict[str, Any], timeout_s: float, memory_mb: int, output_cap: int) -> Finding | None:
+def cpu_timeout(timeout_s: float) -> Finding:
+    """The runner's CPU clock or the kernel's RLIMIT_CPU (SIGXCPU) ended the run."""
+    return Finding("code.timeout", f"the program used more than {timeout_s:g} s of CPU time and was killed")
+
+
+def ending_finding(run: dict[str, Any], limits: Limits) -> Finding | None:
     """How the process ended, when that alone decides (timeout, limits, signals)."""
+    timeout_s = limits.timeout_s
     if not run.get("spawned", True):
         return Finding("code.sandbox_error", f"the sandbox could not start the interpreter: {run.get('spawn_error')}", error=True)
     if run.get("oom_killed"):  # before the timeout: a process lost to OOM may also hang the rest
-        return Finding("code.memory_limit", f"the out-of-memory killer killed the program or one of its processes ({memory_mb} MiB limit)")
+        return Finding("code.memory_limit", f"the out-of-memory killer killed the program or one of its processes ({limits.memory_mb} MiB limit)")
     if run.get("timed_out") == "cpu":
-        return Finding("code.timeout", f"the program used more than {timeout_s:g} s of CPU time and was killed")
+        return cpu_timeout(timeout_s)
     if run.get("timed_out") == "starved":
         return Finding(
             "code.sandbox_overloaded",
             f"the machine was too busy to decide: the program wanted the CPU but got under {timeout_s:g} s of it "
-            f"in {STARVED_FACTOR * timeout_s + STARVED_SLACK_S:g} s; rerun with a smaller pool_size",
+            f"in {limits.max_wall_s:g} s; rerun with a smaller pool_size",
             error=True,
         )
     if run.get("timed_out"):
-        wall = WALL_FACTOR * timeout_s + WALL_SLACK_S
-        return Finding("code.timeout", f"no result within {wall:g} s of wall-clock time, mostly waiting rather than computing (CPU limit {timeout_s:g} s); the program was killed")
+        return Finding("code.timeout", f"no result within {limits.wall_timeout_s:g} s of wall-clock time, mostly waiting rather than computing (CPU limit {timeout_s:g} s); the program was killed")
     if run.get("output_exceeded"):
-        return Finding("code.output_limit", f"the program wrote more than {output_cap // 1024} KiB to {run['output_exceeded']}; it was killed")
+        return Finding("code.output_limit", f"the program wrote more than {limits.output_cap // 1024} KiB to {run['output_exceeded']}; it was killed")
     number = run.get("signal")
     if number == signal.SIGXCPU:
-        return Finding("code.timeout", f"the program used more than {timeout_s:g} s of CPU time and was killed")
+        return cpu_timeout(timeout_s)
     if number:
         return Finding("code.runtime_error", f"the program was killed by {signal_name(number)}")
     return None
@@ -158,9 +163,8 @@ def with_stderr(finding: Finding, run: dict[str, Any]) -> Finding:
 
 def classify_tests_run(run: dict[str, Any], nonce: str, spec: CodeSpec, job: Job) -> Finding:
     """Assert scripts and call cases: one run of the harness."""
-    limits = job.limits
     problem = first_problem(run, spec)
-    ending = ending_finding(run, limits.timeout_s, limits.memory_mb, limits.output_cap)
+    ending = ending_finding(run, job.limits)
     done = done_event(run, nonce)
     if problem is not None:
         reason = problem.reason + assert_summary(done)
@@ -219,9 +223,8 @@ def output_lines(text: str) -> list[str]:
 
 
 def classify_stdio_run(run: dict[str, Any], expected: str, spec: CodeSpec, job: Job) -> Finding:
-    limits = job.limits
     problem = first_problem(run, spec)
-    ending = ending_finding(run, limits.timeout_s, limits.memory_mb, limits.output_cap)
+    ending = ending_finding(run, job.limits)
     if problem is not None and problem.code in ("code.syntax_error", "code.memory_limit", "code.runtime_error"):
         return with_stderr(problem, run)
     if ending is not None:

@@ -128,7 +128,7 @@ class CodeVerifier(Verifier):
         except SandboxError as exc:
             return errored(CHECK, f"the sandbox failed, so the code was not judged: {exc}", "code.sandbox_error", **details)
         verdict = verdict_for(parsed, job, reply, details)
-        if verdict.code == "code.syntax_error" and extraction.how.startswith("the whole response"):
+        if verdict.code == "code.syntax_error" and extraction.whole_response:
             verdict = dataclasses.replace(verdict, reason=f"{verdict.reason} (the response has no fenced code block, so all of it was run)")
         return verdict
 

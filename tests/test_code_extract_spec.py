@@ -33,6 +33,7 @@ def test_last_python_block_by_default():
     extraction = extract_code(RESPONSE)
     assert extraction.code == "def solve():\n    return helper() + 1\n"
     assert extraction.how == "the last of 2 python blocks"
+    assert not extraction.whole_response
 
 
 @pytest.mark.parametrize(
@@ -71,6 +72,7 @@ def test_no_fence_takes_the_whole_response():
     extraction = extract_code("    return a + b\n")
     assert extraction.code == "    return a + b\n"
     assert extraction.how == "the whole response (it has no fenced code block)"
+    assert extraction.whole_response
 
 
 def test_unclosed_block_runs_to_the_end():

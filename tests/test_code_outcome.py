@@ -70,10 +70,14 @@ def test_endings_are_told_apart():
     )
     starved = verdict_for(spec, job, facts(timed_out="starved", signal=9, exit_code=None), {})
     assert (starved.status, starved.code) == ("error", "code.sandbox_overloaded")
+    assert "got under 2 s of it in 30 s" in starved.reason  # Limits.max_wall_s
     both = facts(oom_killed=True, timed_out="wall", signal=9, exit_code=None)
     assert verdict_for(spec, job, both, {}).code == "code.memory_limit"
     xcpu = facts(signal=int(signal.SIGXCPU), exit_code=None)
     assert verdict_for(spec, job, xcpu, {}).code == "code.timeout"
+    assert verdict_for(spec, job, xcpu, {}).reason == "the program used more than 2 s of CPU time and was killed"
+    xcpu_and_output = facts(output_exceeded="stdout", signal=int(signal.SIGXCPU), exit_code=None)
+    assert verdict_for(spec, job, xcpu_and_output, {}).code == "code.output_limit"
 
 
 def test_sandbox_failures_are_errors():

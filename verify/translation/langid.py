@@ -6,7 +6,8 @@ Three rules, in order (TRAPS.md explains the first two):
    Korean; the script cannot be wrong about that. Greek, Hebrew, Thai work the same way.
 2. Short texts (fewer letters than `short_text_letters`) go to lingua restricted to the
    candidate languages when it is installed and enabled: it is far better than langdetect
-   there. Longer texts go to langdetect with a fixed seed (unseeded, it is random).
+   there. Longer texts go to langdetect with a fixed seed (unseeded, it is random), computed
+   by `constraints.langid`, which gives langdetect's own probabilities faster.
 3. Text with no letters at all (empty, digits, symbols) is *undetermined*, never a failure by
    itself: the caller decides what an undetermined language means.
 """
@@ -86,7 +87,6 @@ class LanguageIdentifier:
         self.use_lingua = use_lingua
         self.short_text_letters = short_text_letters
         self.seed = seed
-        self._langdetect: Any = None
         self._lingua: dict[frozenset[str], Any] = {}
         self._lock = threading.Lock()
 
@@ -112,26 +112,13 @@ class LanguageIdentifier:
         return self._detect_langdetect(text)
 
     def _detect_langdetect(self, text: str) -> Detection:
-        from langdetect.lang_detect_exception import LangDetectException
+        from constraints import language_probabilities
 
-        with self._lock:
-            if self._langdetect is None:
-                from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
-
-                factory = DetectorFactory()
-                factory.load_profile(PROFILES_DIRECTORY)
-                factory.seed = self.seed  # an instance attribute: no global side effect
-                self._langdetect = factory
-            detector = self._langdetect.create()
-        detector.append(text)
-        try:
-            ranked = detector.get_probabilities()
-        except LangDetectException:
-            return Detection(None, 0.0, "langdetect")
+        ranked = language_probabilities(text, self.seed)  # None: no features in text
         if not ranked:
             return Detection(None, 0.0, "langdetect")
-        top = ranked[0]
-        return Detection(languages.normalize(top.lang), float(top.prob), "langdetect")
+        lang, prob = ranked[0]
+        return Detection(languages.normalize(lang), float(prob), "langdetect")
 
     def _detect_lingua(self, text: str, candidates: frozenset[str]) -> Detection:
         from lingua import IsoCode639_1, Language, LanguageDetectorBuilder

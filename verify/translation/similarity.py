@@ -48,15 +48,6 @@ def resolve_embedding_model(spec: str) -> Path:
     return path
 
 
-def pick_device(device: str) -> str:
-    """`auto` -> cuda when a GPU is visible, else cpu; anything else is used as given."""
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 class Embedder:
     """Cosine similarity of text pairs under a local sentence-transformers model."""
 
@@ -70,6 +61,8 @@ class Embedder:
         if self._model is None:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local folder; never reach for a hub
             from sentence_transformers import SentenceTransformer
+
+            from verify.translation.backends.base import pick_device
 
             self._model = SentenceTransformer(str(self.path), device=pick_device(self.device), local_files_only=True)
         return self._model

@@ -23,7 +23,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -32,6 +32,9 @@ from verify.translation import languages
 from verify.translation.findings import Finding
 from verify.verifier import Options as BaseOptions
 from verify.verifier import Verifier, VerifierUnavailable, register
+
+if TYPE_CHECKING:
+    from verify.translation.textparts import Parts
 
 CHECK = "translation"
 SPEC_KEYS = {"source", "source_lang", "target_lang", "back_translation"}
@@ -44,6 +47,7 @@ class Assessment:
 
     source: str = ""
     translation: str = ""
+    source_parts: Parts | None = None  # the source split by `textparts.split`, once
     source_lang: str = ""
     target_lang: str = ""
     back_translation: str | None = None
@@ -236,10 +240,11 @@ class TranslationVerifier(Verifier):
         assessment = Assessment()
         if not self._parse(record, spec, assessment):
             return assessment
+        # Split before the empty-translation return: a record's back_translation is still compared.
+        source_parts = assessment.source_parts = textparts.split(assessment.source)
         if not assessment.translation.strip():
             assessment.findings.append(Finding("translation.empty", "the translation is empty"))
             return assessment
-        source_parts = textparts.split(assessment.source)
         translation_parts = textparts.split(assessment.translation)
         self._language(assessment, source_parts.prose, translation_parts.prose)
         pair = invariants.Pair(
@@ -326,8 +331,6 @@ class TranslationVerifier(Verifier):
             # Whole texts: the protected parts were already compared byte for byte, and
             # stripping them leaves too little of short texts (a URL line) to compare.
             source, back = item.source, item.back_translation or ""
-            negation_source = textparts.split(source).prose
-            negation_back = textparts.split(back).prose
             texts.append((source, back))
             score = chrf(back, source)
             facts: dict[str, Any] = {
@@ -344,8 +347,9 @@ class TranslationVerifier(Verifier):
                     )
                 )
             if self.options.negation and negation.supported(item.source_lang):
-                source_count = negation.count(negation_source, item.source_lang)
-                back_count = negation.count(negation_back, item.source_lang)
+                assert item.source_parts is not None  # _assess splits every source it parses
+                source_count = negation.count(item.source_parts.prose, item.source_lang)
+                back_count = negation.count(textparts.split(back).prose, item.source_lang)
                 facts["negations"] = {"source": source_count, "back_translation": back_count}
                 if source_count != back_count:
                     item.findings.append(

@@ -12,25 +12,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from verify.translation.backends.base import (
-    BackendError,
-    BackTranslator,
     Job,
-    Result,
+    LocalModelBackend,
     chat_messages,
     completion_prompt,
-    progress,
+    pick_device,
+    resolve_dtype,
 )
 
 
-def resolve_dtype(dtype: str, device: str) -> Any:
-    import torch
-
-    if dtype == "auto":
-        return torch.bfloat16 if device.startswith("cuda") else torch.float32
-    return getattr(torch, dtype)
-
-
-class CausalBackend(BackTranslator):
+class CausalBackend(LocalModelBackend):
     name = "causal"
 
     def __init__(
@@ -64,7 +55,6 @@ class CausalBackend(BackTranslator):
         if self._model is not None:
             return
         from verify.modelio import load_causal_lm, load_tokenizer
-        from verify.translation.similarity import pick_device
 
         self.device = pick_device(self.device_option)
         tokenizer = load_tokenizer(self.model_path, self.gguf_file)
@@ -81,11 +71,18 @@ class CausalBackend(BackTranslator):
             return tokenizer.apply_chat_template(chat_messages(job), tokenize=False, add_generation_prompt=True)
         return completion_prompt(job)
 
-    def _generate(self, jobs: Sequence[Job]) -> list[str]:
+    def model_for(self, job: Job) -> str:
+        return self.model_path
+
+    def load_model(self, path: str) -> Any:
+        self.load()
+        return self._model
+
+    def generate(self, model: Any, jobs: Sequence[Job]) -> list[str]:
         import torch
         from transformers import GenerationConfig
 
-        tokenizer, model = self._tokenizer, self._model
+        tokenizer = self._tokenizer
         chat = bool(getattr(tokenizer, "chat_template", None))
         encoded = tokenizer(
             [self.prompt(job) for job in jobs], return_tensors="pt", padding=True, add_special_tokens=not chat
@@ -105,28 +102,6 @@ class CausalBackend(BackTranslator):
             output = model.generate(**encoded, generation_config=config)
         new_tokens = output[:, encoded["input_ids"].shape[1] :]
         return [text.strip() for text in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
-
-    def translate(self, jobs: Sequence[Job]) -> list[Result]:
-        results: list[Result | None] = [None] * len(jobs)
-        if not jobs:
-            return []
-        try:
-            self.load()
-        except Exception as exc:  # a model that cannot load decides nothing: every job errors
-            error = BackendError(f"could not load causal model {self.model_path!r}: {type(exc).__name__}: {exc}")
-            return [error] * len(jobs)
-        order = sorted(range(len(jobs)), key=lambda index: len(jobs[index].text))
-        with progress(len(jobs), "back-translating (causal)") as advance:
-            for start in range(0, len(order), self.batch_size):
-                batch = order[start : start + self.batch_size]
-                try:
-                    texts: list[Result] = list(self._generate([jobs[index] for index in batch]))
-                except Exception as exc:  # e.g. out of memory: this batch errors, the rest goes on
-                    texts = [BackendError(f"generation failed: {type(exc).__name__}: {exc}")] * len(batch)
-                for index, text in zip(batch, texts, strict=True):
-                    results[index] = text
-                advance(len(batch))
-        return [result if result is not None else BackendError("no result") for result in results]
 
     def close(self) -> None:
         self._model = None

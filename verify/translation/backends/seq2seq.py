@@ -13,8 +13,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from verify.translation.backends.base import BackendError, BackTranslator, Job, Result, progress
-from verify.translation.backends.causal import resolve_dtype
+from verify.translation.backends.base import BackendError, Job, LocalModelBackend, pick_device, resolve_dtype
 from verify.translation.languages import NLLB_CODES
 
 
@@ -28,7 +27,7 @@ def detect_code_style(tokenizer: Any) -> str:
     return "none"
 
 
-class Seq2SeqBackend(BackTranslator):
+class Seq2SeqBackend(LocalModelBackend):
     name = "seq2seq"
 
     def __init__(
@@ -62,8 +61,6 @@ class Seq2SeqBackend(BackTranslator):
         if path not in self._loaded:
             from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-            from verify.translation.similarity import pick_device
-
             self.device = pick_device(self.device_option)
             tokenizer = AutoTokenizer.from_pretrained(path)
             model = AutoModelForSeq2SeqLM.from_pretrained(path, dtype=resolve_dtype(self.dtype_option, self.device))
@@ -90,9 +87,23 @@ class Seq2SeqBackend(BackTranslator):
             raise BackendError(f"the tokenizer has no language token {target!r}")
         return {"forced_bos_token_id": target_id}
 
-    def _generate(self, tokenizer: Any, model: Any, style: str, jobs: Sequence[Job]) -> list[str]:
+    def model_groups(self, jobs: Sequence[Job]) -> list[list[int]]:
+        """One group per language pair: a pair may need its own model, and its own codes."""
+        groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for index, job in enumerate(jobs):
+            groups[(job.source_lang, job.target_lang)].append(index)
+        return list(groups.values())
+
+    def model_for(self, job: Job) -> str:
+        return self.model_path(job)
+
+    def load_model(self, path: str) -> Any:
+        return self.load(path)
+
+    def generate(self, loaded: Any, jobs: Sequence[Job]) -> list[str]:
         import torch
 
+        tokenizer, model, style = loaded
         extra = self._language_setup(tokenizer, style, jobs[0])
         encoded = tokenizer([job.text for job in jobs], return_tensors="pt", padding=True, truncation=True).to(
             self.device
@@ -106,36 +117,6 @@ class Seq2SeqBackend(BackTranslator):
                 **extra,
             )
         return [text.strip() for text in tokenizer.batch_decode(output, skip_special_tokens=True)]
-
-    def translate(self, jobs: Sequence[Job]) -> list[Result]:
-        results: list[Result] = [BackendError("no result")] * len(jobs)
-        groups: dict[tuple[str, str], list[int]] = defaultdict(list)
-        for index, job in enumerate(jobs):
-            groups[(job.source_lang, job.target_lang)].append(index)
-        with progress(len(jobs), "back-translating (seq2seq)") as advance:
-            for indices in groups.values():
-                path = self.model_path(jobs[indices[0]])
-                try:
-                    tokenizer, model, style = self.load(path)
-                except Exception as exc:  # every job of this pair errors; other pairs go on
-                    error = BackendError(f"could not load seq2seq model {path!r}: {type(exc).__name__}: {exc}")
-                    for index in indices:
-                        results[index] = error
-                    advance(len(indices))
-                    continue
-                indices.sort(key=lambda index: len(jobs[index].text))
-                for start in range(0, len(indices), self.batch_size):
-                    batch = indices[start : start + self.batch_size]
-                    try:
-                        texts: list[Result] = list(self._generate(tokenizer, model, style, [jobs[i] for i in batch]))
-                    except BackendError as exc:
-                        texts = [exc] * len(batch)
-                    except Exception as exc:
-                        texts = [BackendError(f"generation failed: {type(exc).__name__}: {exc}")] * len(batch)
-                    for index, text in zip(batch, texts, strict=True):
-                        results[index] = text
-                    advance(len(batch))
-        return results
 
     def close(self) -> None:
         self._loaded.clear()
