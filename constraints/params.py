@@ -13,7 +13,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-RELATIONS = ("less than", "at least")
 Relation = Literal["less than", "at least"]
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple, get_args, get_origin
 
-from constraints.params import NoParams, Params
+from constraints.params import NoParams, Params, relation_holds, relation_phrase
 
 if TYPE_CHECKING:
     from constraints.text import Text
@@ -27,6 +27,12 @@ class Finding(NamedTuple):
     ok: bool
     reason: str
     code: str = ""  # set only for the rare outcomes that need their own code
+
+
+def compare(count: int, relation: str, threshold: int, counted: str) -> Finding:
+    """IFEval's relation test on `count`, with the reason '<counted>; at least N required' (or
+    '; less than N allowed'). `count` may be a bound that already decides the relation."""
+    return Finding(relation_holds(count, relation, threshold), f"{counted}; {relation_phrase(relation, threshold)}")
 
 
 CheckFunction = Callable[["Text", Any], Finding]

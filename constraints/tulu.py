@@ -25,9 +25,12 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from constraints.ifeval.content import PlaceholderParams, number_placeholders
+from constraints.ifeval.combination import SEPARATOR
+from constraints.ifeval.content import placeholder_finding
+from constraints.ifeval.language import UNDETECTABLE_CODE
 from constraints.ifeval.punctuation import no_comma
 from constraints.params import Count, Letter, NonBlank, NoParams, Params, WordList, plural, times
+from constraints.regex import compiled
 from constraints.registry import Finding, register_checker
 from constraints.text import Text
 
@@ -51,6 +54,14 @@ def _quantifier_phrase(quantifier: str, target: int, around: int) -> str:
     if quantifier == "around":
         return f"around {target} (±{around}) required"
     return f"{quantifier} {target} required"
+
+
+def _quantity(count: int, noun: str, quantifier: str, target: int, around: int) -> Finding:
+    """'<count> <noun>s; at least N required' (or at most / around ±k), and whether it holds."""
+    return Finding(
+        _quantified(count, quantifier, target, around),
+        f"{plural(count, noun)}; {_quantifier_phrase(quantifier, target, around)}",
+    )
 
 
 def _ten_percent(target: int) -> int:
@@ -134,7 +145,7 @@ def validate_response_language(text: Text, params: LanguageParams) -> Finding:
         return Finding(
             False,
             f"langdetect found no language features (Tulu's function raises here, reward 0); required: {params.language}",
-            "constraints.undetectable_language",
+            UNDETECTABLE_CODE,
         )
     return Finding(detected == params.language, f"language detected: {detected}; required: {params.language}")
 
@@ -171,11 +182,7 @@ class QuantityParams(Params):
 )
 def validate_word_constraint(text: Text, params: QuantityParams) -> Finding:
     count = len(text.tulu_answer.value.split())
-    around = _ten_percent(params.N)
-    return Finding(
-        _quantified(count, params.quantifier, params.N, around),
-        f"{plural(count, 'word')}; {_quantifier_phrase(params.quantifier, params.N, around)}",
-    )
+    return _quantity(count, "word", params.quantifier, params.N, _ten_percent(params.N))
 
 
 @register_checker(
@@ -185,10 +192,7 @@ def validate_word_constraint(text: Text, params: QuantityParams) -> Finding:
 )
 def verify_sentence_constraint(text: Text, params: QuantityParams) -> Finding:
     count = len(TULU_SENTENCE_BREAK.split(text.tulu_answer.value))
-    return Finding(
-        _quantified(count, params.quantifier, params.N, 1),
-        f"{plural(count, 'sentence')}; {_quantifier_phrase(params.quantifier, params.N, 1)}",
-    )
+    return _quantity(count, "sentence", params.quantifier, params.N, 1)
 
 
 class ParagraphsParams(Params):
@@ -252,7 +256,7 @@ class CountParams(Params):
     same_as="detectable_content:number_placeholders",
 )
 def validate_placeholders(text: Text, params: CountParams) -> Finding:
-    return number_placeholders(text.tulu_answer, PlaceholderParams(num_placeholders=params.N))
+    return placeholder_finding(text.tulu_answer.value, params.N)
 
 
 @register_checker(
@@ -317,7 +321,7 @@ class SectionsParams(Params):
 )
 def validate_sections(text: Text, params: SectionsParams) -> Finding:
     pattern = r"\s?" + re.escape(params.section_splitter) + r"\s?\d+\s?"
-    count = len(re.split(pattern, text.tulu_answer.value, flags=re.IGNORECASE)) - 1
+    count = len(compiled(pattern, re.IGNORECASE).split(text.tulu_answer.value)) - 1
     return Finding(
         count >= params.N,
         f"{plural(count, 'section')} headed '{params.section_splitter} <number>'; at least {params.N} required",
@@ -361,10 +365,10 @@ def validate_repeat_prompt(text: Text, params: RepeatParams) -> Finding:
 )
 def validate_two_responses(text: Text, params: NoParams) -> Finding:
     answer = text.tulu_answer.value
-    separators = answer.count("******")
+    separators = answer.count(SEPARATOR)
     if separators != 1:
         return Finding(False, f"{plural(separators, '****** separator')}; exactly 1 required")
-    first, second = (part.strip() for part in answer.split("******"))
+    first, second = (part.strip() for part in answer.split(SEPARATOR))
     if first == second:
         return Finding(False, "the two responses separated by ****** are identical")
     return Finding(True, "two different responses separated by ******")
@@ -393,11 +397,7 @@ def validate_lowercase(text: Text, params: NoParams) -> Finding:
 )
 def validate_frequency_capital_words(text: Text, params: QuantityParams) -> Finding:
     count = len(TULU_CAPITAL_WORD.findall(text.tulu_answer.value))
-    around = _ten_percent(params.N)
-    return Finding(
-        _quantified(count, params.quantifier, params.N, around),
-        f"{plural(count, 'all-capital word')}; {_quantifier_phrase(params.quantifier, params.N, around)}",
-    )
+    return _quantity(count, "all-capital word", params.quantifier, params.N, _ten_percent(params.N))
 
 
 class EndParams(Params):

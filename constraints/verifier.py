@@ -57,6 +57,8 @@ class ConstraintsVerifier(Verifier):
 
 def spec_problem(spec: Any) -> str | None:
     """What is wrong with a spec's shape, or None. Each kwargs entry is checked later, per id."""
+    from constraints.engine import MODES
+
     if not isinstance(spec, dict):
         return f"must be an object, got {type(spec).__name__}"
     unknown = sorted(set(spec) - SPEC_KEYS)
@@ -74,14 +76,14 @@ def spec_problem(spec: Any) -> str | None:
         if len(kwargs) != len(ids):
             return f"'kwargs' has {len(kwargs)} entries for {len(ids)} instruction ids"
     mode = spec.get("mode")
-    if mode is not None and mode not in ("strict", "loose"):
+    if mode is not None and mode not in MODES:
         return f"'mode' must be 'strict' or 'loose', got {mode!r}"
     return None
 
 
 def verdict_from(check: str, results: list[Any], mode: str) -> Verdict:
     """Fold per-instruction results into the record's verdict (see the module docstring)."""
-    from constraints.engine import SPEC_ERROR_CODES
+    from constraints.engine import BLANK_RESPONSE, FOLLOWED, SPEC_ERROR_CODES
 
     details = {
         "mode": mode,
@@ -100,15 +102,11 @@ def verdict_from(check: str, results: list[Any], mode: str) -> Verdict:
         reason = _listing(failures)
         if undecided:
             reason += f"; {len(undecided)} more could not be checked"
-        code = (
-            failures[0].code
-            if failures[0].code == "constraints.blank_response"
-            else f"constraints.{failures[0].instruction_id}"
-        )
+        code = failures[0].code if failures[0].code == BLANK_RESPONSE else f"constraints.{failures[0].instruction_id}"
         return failed(check, reason, code, **details)
     if undecided:
         return errored(check, _listing(undecided), undecided[0].code, **details)
-    return passed(check, f"all {len(results)} instructions followed ({mode})", "constraints.followed", **details)
+    return passed(check, f"all {len(results)} instructions followed ({mode})", FOLLOWED, **details)
 
 
 def _listing(results: list[Any]) -> str:

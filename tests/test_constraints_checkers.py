@@ -206,6 +206,20 @@ IFEVAL_CASES = [
         "at least 3 all-capital words; less than 3 allowed",
     ),
     (
+        "Hello World, how are you",
+        "change_case:capital_word_frequency",
+        {"capital_frequency": 3, "capital_relation": "less than"},
+        "pass",
+        "at most 2 all-capital words; less than 3 allowed",
+    ),
+    (
+        "Hello world",
+        "change_case:capital_word_frequency",
+        {"capital_frequency": 2, "capital_relation": "at least"},
+        "fail",
+        "at most 1 all-capital word; at least 2 required",
+    ),
+    (
         "THIS IS AN ENGLISH SENTENCE ABOUT THE WEATHER",
         "change_case:english_capital",
         {},

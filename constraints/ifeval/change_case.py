@@ -5,8 +5,8 @@ from __future__ import annotations
 from pydantic import Field
 
 from constraints.ifeval.language import undetectable
-from constraints.params import Count, NoParams, Params, Relation, plural, relation_holds, relation_phrase
-from constraints.registry import Finding, register_checker
+from constraints.params import Count, NoParams, Params, Relation, plural
+from constraints.registry import Finding, compare, register_checker
 from constraints.text import Text
 
 
@@ -21,20 +21,14 @@ class CapitalParams(Params):
     CapitalParams,
 )
 def capital_word_frequency(text: Text, params: CapitalParams) -> Finding:
-    threshold = params.capital_frequency
-    wanted = relation_phrase(params.capital_relation, threshold)
+    relation, threshold = params.capital_relation, params.capital_frequency
     at_least, at_most = text.capital_word_bounds
-    if at_least >= threshold:  # decided without tokenising
-        return Finding(
-            params.capital_relation == "at least", f"at least {plural(at_least, 'all-capital word')}; {wanted}"
-        )
+    if at_least >= threshold:  # decided without tokenising: either bound settles the relation
+        return compare(at_least, relation, threshold, f"at least {plural(at_least, 'all-capital word')}")
     if at_most < threshold:
-        return Finding(
-            params.capital_relation == "less than", f"at most {plural(at_most, 'all-capital word')}; {wanted}"
-        )
+        return compare(at_most, relation, threshold, f"at most {plural(at_most, 'all-capital word')}")
     count = text.capital_word_count
-    ok = relation_holds(count, params.capital_relation, threshold)
-    return Finding(ok, f"{plural(count, 'all-capital word')}; {wanted}")
+    return compare(count, relation, threshold, plural(count, "all-capital word"))
 
 
 @register_checker(

@@ -27,11 +27,13 @@ class PlaceholderParams(Params):
     language_independent=True,
 )
 def number_placeholders(text: Text, params: PlaceholderParams) -> Finding:
-    count = len(PLACEHOLDER.findall(text.value))
-    return Finding(
-        count >= params.num_placeholders,
-        f"{plural(count, 'placeholder')} in square brackets; at least {params.num_placeholders} required",
-    )
+    return placeholder_finding(text.value, params.num_placeholders)
+
+
+def placeholder_finding(value: str, minimum: int) -> Finding:
+    """At least `minimum` [placeholders] in `value`; shared with tulu:validate_placeholders."""
+    count = len(PLACEHOLDER.findall(value))
+    return Finding(count >= minimum, f"{plural(count, 'placeholder')} in square brackets; at least {minimum} required")
 
 
 class PostscriptParams(Params):

@@ -13,12 +13,10 @@ from constraints.params import (
     Pattern,
     PatternList,
     Relation,
-    relation_holds,
-    relation_phrase,
     times,
 )
 from constraints.regex import compiled
-from constraints.registry import Finding, register_checker
+from constraints.registry import Finding, compare, register_checker
 from constraints.text import Text
 
 
@@ -55,8 +53,7 @@ class FrequencyParams(Params):
 def frequency(text: Text, params: FrequencyParams) -> Finding:
     keyword = params.keyword.strip()
     count = len(compiled(keyword, re.IGNORECASE).findall(text.value))
-    ok = relation_holds(count, params.relation, params.frequency)
-    return Finding(ok, f"{keyword!r} appears {times(count)}; {relation_phrase(params.relation, params.frequency)}")
+    return compare(count, params.relation, params.frequency, f"{keyword!r} appears {times(count)}")
 
 
 class ForbiddenParams(Params):
@@ -93,7 +90,4 @@ class LetterParams(Params):
 def letter_frequency(text: Text, params: LetterParams) -> Finding:
     letter = params.letter.lower()
     count = text.lower.count(letter)
-    ok = relation_holds(count, params.let_relation, params.let_frequency)
-    return Finding(
-        ok, f"letter {letter!r} appears {times(count)}; {relation_phrase(params.let_relation, params.let_frequency)}"
-    )
+    return compare(count, params.let_relation, params.let_frequency, f"letter {letter!r} appears {times(count)}")

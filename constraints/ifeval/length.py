@@ -6,8 +6,8 @@ import re
 
 from pydantic import Field, model_validator
 
-from constraints.params import Count, NonBlank, Params, Relation, plural, relation_holds, relation_phrase
-from constraints.registry import Finding, register_checker
+from constraints.params import Count, NonBlank, Params, Relation, plural
+from constraints.registry import Finding, compare, register_checker
 from constraints.text import Text
 
 PARAGRAPH_DIVIDER = re.compile(r"\s?\*\*\*\s?")
@@ -25,14 +25,12 @@ class SentencesParams(Params):
     SentencesParams,
 )
 def number_sentences(text: Text, params: SentencesParams) -> Finding:
-    wanted = relation_phrase(params.relation, params.num_sentences)
     bound = text.sentence_bound
     if bound < params.num_sentences:  # decided without running punkt
         marks = plural(bound - 1, "sentence-ending mark")
-        return Finding(params.relation == "less than", f"at most {plural(bound, 'sentence')} ({marks}); {wanted}")
+        return compare(bound, params.relation, params.num_sentences, f"at most {plural(bound, 'sentence')} ({marks})")
     count = len(text.sentences)
-    ok = relation_holds(count, params.relation, params.num_sentences)
-    return Finding(ok, f"{plural(count, 'sentence')}; {wanted}")
+    return compare(count, params.relation, params.num_sentences, plural(count, "sentence"))
 
 
 class ParagraphsParams(Params):
@@ -73,8 +71,7 @@ class WordsParams(Params):
 )
 def number_words(text: Text, params: WordsParams) -> Finding:
     count = text.word_count
-    ok = relation_holds(count, params.relation, params.num_words)
-    return Finding(ok, f"{plural(count, 'word')}; {relation_phrase(params.relation, params.num_words)}")
+    return compare(count, params.relation, params.num_words, plural(count, "word"))
 
 
 class NthParagraphParams(Params):

@@ -19,12 +19,12 @@ class EndParams(Params):
     EndParams,
 )
 def end_checker(text: Text, params: EndParams) -> Finding:
-    phrase = params.end_phrase.strip().lower()
+    required = params.end_phrase.strip()
+    phrase = required.lower()  # never empty: end_phrase is NonBlank
     ending = text.value.strip().strip('"').lower()
     if ending.endswith(phrase):
-        return Finding(True, f"ends with {params.end_phrase.strip()!r}")
-    tail = ending[-len(phrase) :] if len(ending) > len(phrase) else ending
-    return Finding(False, f"ends with {tail!r}; required {params.end_phrase.strip()!r}")
+        return Finding(True, f"ends with {required!r}")
+    return Finding(False, f"ends with {ending[-len(phrase) :]!r}; required {required!r}")
 
 
 @register_checker(
