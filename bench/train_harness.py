@@ -94,7 +94,7 @@ def save_examples(examples: list[Example], path: Path) -> None:
     """ids plus target spans ([start, end) positions of target tokens): compact, and gzip does the rest."""
     items = []
     for example in examples:
-        flags = [0] + [int(t != IGNORE) for t in example.targets[:-1]]  # token i is a target iff targets[i-1] is set
+        flags = completion_mask(example)  # token i is a target iff targets[i-1] is set
         spans, start = [], None
         for i, flag in enumerate(flags + [0]):
             if flag and start is None:

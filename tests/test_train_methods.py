@@ -132,6 +132,31 @@ def test_qlora_without_cuda_stops_with_a_clear_message(workspace, monkeypatch):
         ).run()
 
 
+def test_qlora_merge_is_refused_before_any_work(workspace, monkeypatch):
+    """4-bit weights cannot take the merge: refused by the combination check, not after training."""
+    import importlib.util
+
+    qlora = METHODS["qlora"]
+    assert not qlora.mergeable and not qlora.describe()["mergeable"]
+    output = workspace["root"] / "qlora-merge"
+    config = TrainConfig(
+        data=workspace["root"] / "no-such-run", model="no-such-model", output=output, method="qlora", merge=True
+    )
+    # On this machine the CUDA check may come first; either way nothing is read or written.
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(MethodNotApplicable, match="qlora needs a CUDA GPU"):
+        Trainer(config).run()
+    # On a machine that passes the machine check, the merge refusal itself stops the run with its own reason.
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: object() if name == "bitsandbytes" else find_spec(name, *a)
+    )
+    with pytest.raises(TrainError, match=r"qlora cannot merge into 4-bit weights .*merge_and_unload\): drop --merge"):
+        Trainer(config).run()
+    assert not output.exists()
+
+
 @pytest.mark.parametrize(
     ("method", "overrides", "message"),
     [

@@ -146,3 +146,37 @@ def test_unknown_config_keys_are_named_with_the_valid_ones(tmp_path):
     path.write_text(json.dumps({"model": "m", "output": "o", "lerning_rate": 1e-4}), encoding="utf-8")
     with pytest.raises(TrainError, match=r"unknown option 'lerning_rate' \(valid: .*learning_rate"):
         build_config(read_config_file(path), {"data": "d"})
+
+
+def test_each_step_is_reported_with_the_learning_rate_it_used(workspace, monkeypatch):
+    from train.progress import StepProgress
+
+    reported = []
+    update = StepProgress.update
+
+    def record(self, step, loss, lr, tokens_per_second, memory):
+        reported.append((step, lr))
+        update(self, step, loss, lr, tokens_per_second, memory)
+
+    monkeypatch.setattr(StepProgress, "update", record)
+    # No held-out set: without evaluation after every step, each loss is reported one step late.
+    run(config(workspace, "lr", max_steps=4, eval_fraction=0.0, warmup_ratio=0.5))
+    expected = [(s + 1, pytest.approx(5e-3 * lr_factor(s, 4, 2, "cosine"))) for s in range(4)]
+    assert reported == expected
+
+
+def test_the_plan_resolves_precision_as_training_does(workspace, monkeypatch):
+    from train.plan import plan_for
+
+    values = {"model": str(workspace["model"]), "batch_size": 2, "max_length": 64}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    _, description = plan_for(values, {})
+    assert ", fp16 weights," in description  # a GPU without bf16 trains in fp16
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    fp32_rows, description = plan_for(values, {})
+    assert ", fp32 weights," in description
+    fp16_rows, description = plan_for(values | {"precision": "fp16"}, {})
+    assert ", fp16 weights," in description  # an explicit precision is planned as asked
+    lora = {row.method: row for row in fp16_rows}["lora"], {row.method: row for row in fp32_rows}["lora"]
+    assert lora[0].state_bytes < lora[1].state_bytes

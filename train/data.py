@@ -42,13 +42,13 @@ class Example:
     line: int
     input_ids: list[int]
     targets: list[int]
+    n_targets: int = field(init=False, repr=False, compare=False)  # counted once: packing reads it per micro-batch
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "n_targets", sum(1 for target in self.targets if target != IGNORE))
 
     def __len__(self) -> int:
         return len(self.input_ids)
-
-    @property
-    def n_targets(self) -> int:
-        return sum(1 for target in self.targets if target != IGNORE)
 
 
 @dataclass

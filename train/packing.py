@@ -85,14 +85,13 @@ class Batch:
     inputs: dict[str, Any]
     n_tokens: int  # real tokens, padding excluded
     n_targets: int
-    n_examples: int
 
     def to(self, device: Any) -> Batch:
         moved = {
             key: value.to(device, non_blocking=True) if hasattr(value, "to") else value
             for key, value in self.inputs.items()
         }
-        return Batch(moved, self.n_tokens, self.n_targets, self.n_examples)
+        return Batch(moved, self.n_tokens, self.n_targets)
 
 
 def collate(examples: Sequence[Example], rows: Sequence[Sequence[int]], layout: str, pad_id: int) -> Batch:
@@ -104,7 +103,6 @@ def collate(examples: Sequence[Example], rows: Sequence[Sequence[int]], layout: 
     members = [[examples[i] for i in row] for row in rows]
     n_tokens = sum(len(e) for row in members for e in row)
     n_targets = sum(e.n_targets for row in members for e in row)
-    n_examples = sum(len(row) for row in members)
 
     if layout == "varlen":
         flat = [e for row in members for e in row]
@@ -122,7 +120,7 @@ def collate(examples: Sequence[Example], rows: Sequence[Sequence[int]], layout: 
             "cu_seq_lens": cu,
             "max_length": max(len(e) for e in flat),
         }
-        return Batch(with_target_positions(inputs), n_tokens, n_targets, n_examples)
+        return Batch(with_target_positions(inputs), n_tokens, n_targets)
 
     width = max(sum(len(e) for e in row) for row in members)
     ids = torch.full((len(members), width), pad_id, dtype=torch.long)
@@ -136,7 +134,7 @@ def collate(examples: Sequence[Example], rows: Sequence[Sequence[int]], layout: 
             targets[r, :n] = torch.tensor(example.targets)
             mask[r, :n] = 1
         inputs = {"input_ids": ids, "targets": targets, "attention_mask": mask}
-        return Batch(with_target_positions(inputs), n_tokens, n_targets, n_examples)
+        return Batch(with_target_positions(inputs), n_tokens, n_targets)
 
     positions = torch.zeros((len(members), width), dtype=torch.long)
     segments = torch.zeros((len(members), width), dtype=torch.long)
@@ -159,7 +157,7 @@ def collate(examples: Sequence[Example], rows: Sequence[Sequence[int]], layout: 
         "position_ids": positions,
         "attention_mask": block_causal_mask(segments),
     }
-    return Batch(with_target_positions(inputs), n_tokens, n_targets, n_examples)
+    return Batch(with_target_positions(inputs), n_tokens, n_targets)
 
 
 def with_target_positions(inputs: dict[str, Any]) -> dict[str, Any]:

@@ -8,35 +8,30 @@ import torch
 from rich.table import Table
 
 from train.config import TrainConfig
-from train.errors import TrainError
 from train.loss import default_chunk_tokens
 from train.memory import PlanRow, build_plan, human_bytes, human_count, model_shape
 from train.methods import METHODS, MethodContext
 from train.quiet import quiet_libraries
+from train.trainer import DTYPES, load_model_config, resolve_precision
 
 PLAN_STEPS = 100  # AdaLoRA's schedule needs a step count; it does not change parameter counts
 
 
 def plan_for(values: dict[str, Any], method_options: dict[str, Any]) -> tuple[list[PlanRow], str]:
     """Rows for every method given `values` (TrainConfig keys; data and output not needed)."""
-    from transformers import AutoConfig
-
     quiet_libraries()
     defaults = {name: field.default for name, field in TrainConfig.model_fields.items() if not field.is_required()}
     settings = defaults | {key: value for key, value in values.items() if value is not None}
     model, gguf_file = settings["model"], settings.get("gguf_file")
-    try:
-        model_config = AutoConfig.from_pretrained(model, **({"gguf_file": gguf_file} if gguf_file else {}))
-    except (OSError, ValueError) as exc:
-        raise TrainError(f"cannot read the model at {model}: {exc}") from exc
+    model_config = load_model_config(model, gguf_file)
     precision = settings["precision"]
-    if precision == "auto":
-        precision = "bf16" if torch.cuda.is_available() else "fp32"
-    weight_bytes = 4 if precision == "fp32" else 2
+    if precision == "auto":  # what training would pick on this machine; an explicit one may plan another machine
+        precision = resolve_precision(precision, "cuda" if torch.cuda.is_available() else "cpu")
+    dtype = DTYPES[precision]
+    weight_bytes = torch.finfo(dtype).bits // 8
     vocab = int(model_config.get_text_config().vocab_size)
     chunk = settings.get("loss_chunk_tokens") or default_chunk_tokens(vocab)
     shape = model_shape(model_config, settings["batch_size"], settings["max_length"], weight_bytes, chunk)
-    dtype = torch.float32 if precision == "fp32" else torch.bfloat16
     context = MethodContext(model, gguf_file, PLAN_STEPS, settings["seed"], "cpu", dtype)
     chosen = settings.get("method", "lora")
     rows = build_plan(list(METHODS.values()), {chosen: method_options}, model_config, shape, context)

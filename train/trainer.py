@@ -150,14 +150,15 @@ def enable_checkpointing(model: torch.nn.Module, every: int = 1) -> None:
             layer.gradient_checkpointing = False
 
 
-def load_model_config(config: TrainConfig) -> Any:
+def load_model_config(model: str, gguf_file: str | None = None) -> Any:
+    """The model's transformers config (no weights read)."""
     from transformers import AutoConfig
 
-    kwargs = {"gguf_file": config.gguf_file} if config.gguf_file else {}
+    kwargs = {"gguf_file": gguf_file} if gguf_file else {}
     try:
-        return AutoConfig.from_pretrained(config.model, **kwargs)
+        return AutoConfig.from_pretrained(model, **kwargs)
     except (OSError, ValueError) as exc:
-        raise TrainError(f"cannot read the model at {config.model}: {exc}") from exc
+        raise TrainError(f"cannot read the model at {model}: {exc}") from exc
 
 
 class Trainer:
@@ -176,7 +177,7 @@ class Trainer:
         self.check_combination()
         resume_from = self.check_output()
         records, provenance = read_vouched(config.data)
-        model_config = load_model_config(config)
+        model_config = load_model_config(config.model, config.gguf_file)
         self.method.check_model(self.options, meta_model(model_config))
         self.setup_runtime()
 
@@ -215,7 +216,8 @@ class Trainer:
                 "checkpointed layers: drop --gradient-checkpointing"
             )
         if config.merge and not self.method.mergeable:
-            raise TrainError(f"{self.method.name} has nothing to merge into the base weights: drop --merge")
+            reason = self.method.merge_refusal or f"{self.method.name} has nothing to merge into the base weights"
+            raise TrainError(f"{reason}: drop --merge")
 
     @property
     def packing(self) -> bool:
@@ -585,6 +587,7 @@ class _Run:
         accelerator = self.accelerator
         eval_every = config.eval_every or max(1, self.total_steps // 10)
         n_targets = [example.n_targets for example in self.train_examples]
+        n_tokens = [len(example) for example in self.train_examples]
         meter = self.meter
         meter.reset()  # count training steps only, not loading and set-up
         meter.start()
@@ -596,7 +599,7 @@ class _Run:
         timed_tokens = 0
         timed_from: float | None = None
         started = time.perf_counter()
-        pending: tuple[int, torch.Tensor, Any] | None = None
+        pending: tuple[int, torch.Tensor, Any, float] | None = None
         self.wrapped.train()
         label = self.method.name
         main = accelerator.is_main_process
@@ -606,9 +609,9 @@ class _Run:
             for step in range(self.start_step, self.total_steps):
                 group = self.step_micro_batches(step)
                 step_targets = sum(n_targets[i] for rows in group for row in rows for i in row)
+                step_tokens = sum(n_tokens[i] for rows in group for row in rows for i in row)  # all processes
                 mine = group[self.rank :: self.world]
                 loss_total = torch.zeros((), device=self.device)
-                tokens = 0
                 for index, rows in enumerate(mine):
                     batch = collate(self.train_examples, rows, self.layout, self.pad_id).to(self.device)
                     last = index == len(mine) - 1
@@ -620,18 +623,16 @@ class _Run:
                             loss = loss + extra / len(mine)
                         accelerator.backward(loss)
                     loss_total += loss_sum.detach().float()
-                    tokens += batch.n_tokens
                 if config.max_grad_norm:
                     accelerator.clip_grad_norm_(self.params, config.max_grad_norm)
                 self.optimizer.step()
-                self.step_lr = self.scheduler.get_last_lr()[0]
+                step_lr = self.scheduler.get_last_lr()[0]  # the rate this step used
                 self.scheduler.step()
                 self.method.after_optimizer_step(self.model, step)
                 self.optimizer.zero_grad(set_to_none=True)
                 memory = meter.step_peak()
                 if self.world > 1:
                     loss_total = accelerator.reduce(loss_total, "sum")
-                    tokens = int(accelerator.reduce(torch.tensor(tokens, device=self.device), "sum").item())
                 # The loss of step s is read after step s+1 is queued, so the GPU never waits for Python.
                 this_loss = (loss_total / step_targets).to("cpu", non_blocking=cuda)
                 event = torch.cuda.Event() if cuda else None
@@ -639,14 +640,14 @@ class _Run:
                     event.record()
                 if pending is not None:
                     self.report(pending, result, progress, timed_tokens, timed_from, memory)
-                pending = (step + 1, this_loss, event)
+                pending = (step + 1, this_loss, event, step_lr)
                 if step < self.start_step + untimed:
                     if step == self.start_step + untimed - 1:
                         if cuda:
                             torch.cuda.synchronize()
                         timed_from = time.perf_counter()
                 else:
-                    timed_tokens += tokens
+                    timed_tokens += step_tokens
                 done = step + 1
                 evaluate = bool(self.eval_examples) and (done % eval_every == 0 or done == self.total_steps)
                 save = bool(config.save_every) and done % config.save_every == 0 and done < self.total_steps
@@ -673,14 +674,14 @@ class _Run:
 
     def report(
         self,
-        pending: tuple[int, torch.Tensor, Any],
+        pending: tuple[int, torch.Tensor, Any, float],
         result: TrainResult,
         progress: StepProgress,
         timed_tokens: int,
         timed_from: float | None,
         memory: int,
     ) -> None:
-        done, value, event = pending
+        done, value, event, lr = pending
         if event is not None:
             event.synchronize()
         loss = float(value)
@@ -691,4 +692,4 @@ class _Run:
         result.loss_history.append((done, loss))
         elapsed = time.perf_counter() - timed_from if timed_from else 0.0
         rate = timed_tokens / elapsed if elapsed > 0 else 0.0
-        progress.update(done, loss, self.step_lr, rate, memory)
+        progress.update(done, loss, lr, rate, memory)

@@ -54,6 +54,8 @@ class Method:
     supports_gradient_checkpointing: ClassVar[bool] = True
     # Whether `merge` can fold the trained weights into a plain model.
     mergeable: ClassVar[bool] = True
+    # Why `--merge` is refused when `mergeable` is False (shown before any work); None: nothing to merge.
+    merge_refusal: ClassVar[str | None] = None
     # Full fine-tuning keeps fp32 master weights; adapter methods freeze the base in the compute dtype.
     trains_base_weights: ClassVar[bool] = False
 
@@ -100,7 +102,7 @@ class Method:
 
     def merged(self, model: Any) -> Any:
         """A plain transformers model with the trained weights folded in (for `--merge`)."""
-        raise MethodNotApplicable(f"{self.name} cannot be merged into the base model")
+        raise MethodNotApplicable(self.merge_refusal or f"{self.name} cannot be merged into the base model")
 
     def after_optimizer_step(self, model: Any, step: int) -> None:
         """Hook for methods with a schedule of their own (AdaLoRA's rank allocation)."""

@@ -56,14 +56,10 @@ class BitFit(Method):
         )
 
     def apply(self, model: Any, options: Any, context: MethodContext) -> Any:
-        import torch
-
         self.check_model(options, model)
         wanted = set(bias_names(model, options.modules))
         for name, parameter in model.named_parameters():
-            parameter.requires_grad_(name in wanted)
-            if name in wanted and parameter.dtype in (torch.float16, torch.bfloat16):
-                parameter.data = parameter.data.float()  # optimizer state and updates in fp32, as for adapters
+            parameter.requires_grad_(name in wanted)  # the trainer upcasts trainable parameters to fp32
         return model
 
     def save(self, model: Any, directory: Path) -> None:

@@ -104,6 +104,11 @@ class QLora(Lora):
     name = "qlora"
     description = "LoRA on a 4-bit (NF4) quantised frozen base through bitsandbytes (Dettmers et al. 2023)"
     Options = QLoraOptions
+    mergeable = False
+    merge_refusal = (
+        "qlora cannot merge into 4-bit weights without losing the update; merge the saved adapter "
+        "into the unquantised base instead (load it with PeftModel.from_pretrained, then merge_and_unload)"
+    )
 
     def check_machine(self, options: Any, device_type: str) -> None:
         if device_type != "cuda":
@@ -131,12 +136,6 @@ class QLora(Lora):
 
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
         return super().apply(model, options, context)
-
-    def merged(self, model: Any) -> Any:
-        raise MethodNotApplicable(
-            "qlora cannot merge into 4-bit weights without losing the update; merge the saved adapter "
-            "into the unquantised base instead (load it with PeftModel.from_pretrained, then merge_and_unload)"
-        )
 
 
 class IA3Options(MethodOptions):
