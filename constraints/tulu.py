@@ -12,7 +12,7 @@ an IFEval checker. Two are the same rule as an IFEval checker and share its code
 (= punctuation:no_comma).
 
 As in open-instruct's verifier, each function sees the response after
-`remove_thinking_section` (the text after the last `</think>`, `<answer>` tags and
+`remove_thinking_section` (`register_tulu` hands it over) (the text after the last `</think>`, `<answer>` tags and
 `<|assistant|>` removed, stripped). The semantics are those of open-instruct's current
 `if_functions.py`; docs/constraints.md lists where the Tulu 3 release differed.
 """
@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -31,7 +32,7 @@ from constraints.ifeval.language import UNDETECTABLE_CODE
 from constraints.ifeval.punctuation import no_comma
 from constraints.params import Count, Letter, NonBlank, NoParams, Params, WordList, plural, times
 from constraints.regex import compiled
-from constraints.registry import Finding, register_checker
+from constraints.registry import CheckFunction, Finding, register_checker
 from constraints.text import Text
 
 Quantifier = Literal["at least", "at most", "around"]
@@ -40,6 +41,21 @@ TULU_SENTENCE_BREAK = re.compile(r"(?<!\w\.\w.)(?<![A-Z][a-z]\.)(?<=\.|\?|!)\s")
 TULU_HIGHLIGHT = re.compile(r"\*(.*?)\*")
 TULU_TITLE = re.compile(r"<<(.*?)>>")
 TULU_CAPITAL_WORD = re.compile(r"\b[A-Z]+\b")
+
+
+def register_tulu(
+    instruction_id: str, description: str, params: type[Params] = NoParams, **registration: Any
+) -> Callable[[CheckFunction], CheckFunction]:
+    """`register_checker` for a Tulu function: the function is handed the response after
+    `remove_thinking_section` (`Text.tulu_answer`), so none can forget to strip the thinking part."""
+
+    def decorate(check: CheckFunction) -> CheckFunction:
+        register_checker(instruction_id, description, params, **registration)(
+            lambda text, p: check(text.tulu_answer, p)
+        )
+        return check
+
+    return decorate
 
 
 def _quantified(actual: int, quantifier: str, target: int, around: int) -> bool:
@@ -73,9 +89,9 @@ class KeywordsParams(Params):
     keyword_list: WordList = Field(description="keywords that must all appear (substring, case-insensitive)")
 
 
-@register_checker("tulu:verify_keywords", "Tulu: every keyword is a case-insensitive substring.", KeywordsParams)
+@register_tulu("tulu:verify_keywords", "Tulu: every keyword is a case-insensitive substring.", KeywordsParams)
 def verify_keywords(text: Text, params: KeywordsParams) -> Finding:
-    answer = text.tulu_answer.lower
+    answer = text.lower
     missing = [keyword for keyword in params.keyword_list if keyword.lower() not in answer]
     if missing:
         return Finding(False, "missing keywords: " + ", ".join(repr(keyword) for keyword in missing))
@@ -87,14 +103,14 @@ class KeywordFrequencyParams(Params):
     N: Count = Field(description="the exact number of occurrences")
 
 
-@register_checker(
+@register_tulu(
     "tulu:verify_keyword_frequency",
     "Tulu: the word occurs exactly N times as a whole \\w+ token (case-insensitive).",
     KeywordFrequencyParams,
 )
 def verify_keyword_frequency(text: Text, params: KeywordFrequencyParams) -> Finding:
     wanted = params.word.lower()
-    count = sum(1 for token in TULU_WORD.findall(text.tulu_answer.lower) if token == wanted)
+    count = sum(1 for token in TULU_WORD.findall(text.lower) if token == wanted)
     return Finding(count == params.N, f"{params.word!r} appears {times(count)}; exactly {params.N} required")
 
 
@@ -102,13 +118,13 @@ class ForbiddenParams(Params):
     forbidden_words: WordList = Field(description="words that must not appear (substring, case-insensitive)")
 
 
-@register_checker(
+@register_tulu(
     "tulu:validate_forbidden_words",
     "Tulu: no forbidden word occurs, even inside another word (case-insensitive substring).",
     ForbiddenParams,
 )
 def validate_forbidden_words(text: Text, params: ForbiddenParams) -> Finding:
-    answer = text.tulu_answer.lower
+    answer = text.lower
     found = [word for word in params.forbidden_words if word.lower() in answer]
     if found:
         return Finding(False, "forbidden words used: " + ", ".join(repr(word) for word in found))
@@ -120,13 +136,13 @@ class LetterParams(Params):
     N: Count = Field(description="the exact number of occurrences")
 
 
-@register_checker(
+@register_tulu(
     "tulu:verify_letter_frequency",
     "Tulu: the character occurs exactly N times (case-sensitive).",
     LetterParams,
 )
 def verify_letter_frequency(text: Text, params: LetterParams) -> Finding:
-    count = text.tulu_answer.value.count(params.letter)
+    count = text.value.count(params.letter)
     return Finding(count == params.N, f"{params.letter!r} appears {times(count)}; exactly {params.N} required")
 
 
@@ -134,13 +150,13 @@ class LanguageParams(Params):
     language: NonBlank = Field(description="langdetect language code, e.g. 'en'")
 
 
-@register_checker(
+@register_tulu(
     "tulu:validate_response_language",
     "Tulu: langdetect (seed 0) names the language; text without language features fails.",
     LanguageParams,
 )
 def validate_response_language(text: Text, params: LanguageParams) -> Finding:
-    detected = text.tulu_answer.language
+    detected = text.language
     if detected is None:
         return Finding(
             False,
@@ -154,14 +170,14 @@ class ParagraphCountParams(Params):
     N: Count = Field(description="the exact number of paragraphs")
 
 
-@register_checker(
+@register_tulu(
     "tulu:verify_paragraph_count",
     "Tulu: exactly N non-empty paragraphs separated by '* * *' (lines stripped first).",
     ParagraphCountParams,
     language_independent=True,
 )
 def verify_paragraph_count(text: Text, params: ParagraphCountParams) -> Finding:
-    cleaned = "\n".join(line.strip() for line in text.tulu_answer.value.splitlines()).strip()
+    cleaned = "\n".join(line.strip() for line in text.value.splitlines()).strip()
     paragraphs = cleaned.split("* * *")
     empty = [index + 1 for index, paragraph in enumerate(paragraphs) if not paragraph.strip()]
     if empty:
@@ -175,23 +191,23 @@ class QuantityParams(Params):
     quantifier: Quantifier = Field(description="'at least', 'at most' or 'around'")
 
 
-@register_checker(
+@register_tulu(
     "tulu:validate_word_constraint",
     "Tulu: at least / at most / around (±10%, min 1) N whitespace-separated words.",
     QuantityParams,
 )
 def validate_word_constraint(text: Text, params: QuantityParams) -> Finding:
-    count = len(text.tulu_answer.value.split())
+    count = len(text.value.split())
     return _quantity(count, "word", params.quantifier, params.N, _ten_percent(params.N))
 
 
-@register_checker(
+@register_tulu(
     "tulu:verify_sentence_constraint",
     "Tulu: at least / at most / around (±1) N sentences, split after . ? ! followed by a space.",
     QuantityParams,
 )
 def verify_sentence_constraint(text: Text, params: QuantityParams) -> Finding:
-    count = len(TULU_SENTENCE_BREAK.split(text.tulu_answer.value))
+    count = len(TULU_SENTENCE_BREAK.split(text.value))
     return _quantity(count, "sentence", params.quantifier, params.N, 1)
 
 
@@ -207,13 +223,13 @@ class ParagraphsParams(Params):
         return self
 
 
-@register_checker(
+@register_tulu(
     "tulu:validate_paragraphs",
     "Tulu: exactly N pieces between \\n\\n, and piece i starts with first_word (case-sensitive prefix).",
     ParagraphsParams,
 )
 def validate_paragraphs(text: Text, params: ParagraphsParams) -> Finding:
-    paragraphs = text.tulu_answer.value.split("\n\n")
+    paragraphs = text.value.split("\n\n")
     if len(paragraphs) != params.N:
         return Finding(False, f"{plural(len(paragraphs), 'paragraph')} split by \\n\\n; exactly {params.N} required")
     paragraph = paragraphs[params.i - 1].strip()
@@ -228,13 +244,13 @@ class PostscriptParams(Params):
     postscript_marker: NonBlank = Field(description="e.g. 'P.S.' (case-sensitive substring)")
 
 
-@register_checker(
+@register_tulu(
     "tulu:verify_postscript",
     "Tulu: the marker occurs (case-sensitive) and some text follows it.",
     PostscriptParams,
 )
 def verify_postscript(text: Text, params: PostscriptParams) -> Finding:
-    answer = text.tulu_answer.value
+    answer = text.value
     marker = params.postscript_marker
     position = answer.find(marker)
     if position < 0:
@@ -248,7 +264,7 @@ class CountParams(Params):
     N: Count = Field(description="the required count")
 
 
-@register_checker(
+@register_tulu(
     "tulu:validate_placeholders",
     "Tulu: at least N [placeholders].",
     CountParams,
@@ -256,28 +272,28 @@ class CountParams(Params):
     same_as="detectable_content:number_placeholders",
 )
 def validate_placeholders(text: Text, params: CountParams) -> Finding:
-    return placeholder_finding(text.tulu_answer.value, params.N)
+    return placeholder_finding(text.value, params.N)
 
 
-@register_checker(
+@register_tulu(
     "tulu:verify_bullet_points",
     "Tulu: exactly N lines starting with '*' or '-' (after stripping; '**bold**' lines count).",
     CountParams,
     language_independent=True,
 )
 def verify_bullet_points(text: Text, params: CountParams) -> Finding:
-    count = sum(1 for line in text.tulu_answer.value.split("\n") if line.strip().startswith(("*", "-")))
+    count = sum(1 for line in text.value.split("\n") if line.strip().startswith(("*", "-")))
     return Finding(count == params.N, f"{plural(count, 'line')} starting with * or -; exactly {params.N} required")
 
 
-@register_checker(
+@register_tulu(
     "tulu:validate_title",
     "Tulu: some <<...>> on one line, even an empty one.",
     NoParams,
     language_independent=True,
 )
 def validate_title(text: Text, params: NoParams) -> Finding:
-    found = TULU_TITLE.search(text.tulu_answer.value)
+    found = TULU_TITLE.search(text.value)
     return Finding(True, f"title {found.group(0)}") if found else Finding(False, "no <<title>>")
 
 
@@ -285,27 +301,27 @@ class ChoiceParams(Params):
     options: WordList = Field(description="the allowed answers (case-sensitive substring)")
 
 
-@register_checker(
+@register_tulu(
     "tulu:validate_choice",
     "Tulu: one of the options occurs in the response (case-sensitive substring).",
     ChoiceParams,
 )
 def validate_choice(text: Text, params: ChoiceParams) -> Finding:
-    answer = text.tulu_answer.value
+    answer = text.value
     for option in params.options:
         if option in answer:
             return Finding(True, f"contains the option {option!r}")
     return Finding(False, "contains none of the options " + ", ".join(repr(option) for option in params.options))
 
 
-@register_checker(
+@register_tulu(
     "tulu:validate_highlighted_sections",
     "Tulu: at least N *...* spans on one line (empty ones and ** count too).",
     CountParams,
     language_independent=True,
 )
 def validate_highlighted_sections(text: Text, params: CountParams) -> Finding:
-    count = len(TULU_HIGHLIGHT.findall(text.tulu_answer.value))
+    count = len(TULU_HIGHLIGHT.findall(text.value))
     return Finding(count >= params.N, f"{plural(count, '*highlighted* span')}; at least {params.N} required")
 
 
@@ -314,21 +330,21 @@ class SectionsParams(Params):
     section_splitter: NonBlank = Field(description="the word starting each section, e.g. 'Section' (literal)")
 
 
-@register_checker(
+@register_tulu(
     "tulu:validate_sections",
     "Tulu: at least N sections headed '<splitter> <number>' (literal splitter, case-insensitive).",
     SectionsParams,
 )
 def validate_sections(text: Text, params: SectionsParams) -> Finding:
     pattern = r"\s?" + re.escape(params.section_splitter) + r"\s?\d+\s?"
-    count = len(compiled(pattern, re.IGNORECASE).split(text.tulu_answer.value)) - 1
+    count = len(compiled(pattern, re.IGNORECASE).split(text.value)) - 1
     return Finding(
         count >= params.N,
         f"{plural(count, 'section')} headed '{params.section_splitter} <number>'; at least {params.N} required",
     )
 
 
-@register_checker(
+@register_tulu(
     "tulu:validate_json_format",
     "Tulu: the whole response parses as JSON (no markdown fence allowed).",
     NoParams,
@@ -336,7 +352,7 @@ def validate_sections(text: Text, params: SectionsParams) -> Finding:
 )
 def validate_json_format(text: Text, params: NoParams) -> Finding:
     try:
-        json.loads(text.tulu_answer.value)
+        json.loads(text.value)
     except ValueError as exc:
         return Finding(False, f"not valid JSON: {exc}")
     return Finding(True, "valid JSON")
@@ -346,25 +362,25 @@ class RepeatParams(Params):
     original_prompt: NonBlank = Field(description="the request, which the response must start with exactly")
 
 
-@register_checker(
+@register_tulu(
     "tulu:validate_repeat_prompt",
     "Tulu: the response starts with the request, exactly (case-sensitive).",
     RepeatParams,
 )
 def validate_repeat_prompt(text: Text, params: RepeatParams) -> Finding:
-    if text.tulu_answer.value.startswith(params.original_prompt):
+    if text.value.startswith(params.original_prompt):
         return Finding(True, "starts with the request repeated exactly")
     return Finding(False, "does not start with the request repeated exactly")
 
 
-@register_checker(
+@register_tulu(
     "tulu:validate_two_responses",
     "Tulu: exactly one ****** separator between two different responses.",
     NoParams,
     language_independent=True,
 )
 def validate_two_responses(text: Text, params: NoParams) -> Finding:
-    answer = text.tulu_answer.value
+    answer = text.value
     separators = answer.count(SEPARATOR)
     if separators != 1:
         return Finding(False, f"{plural(separators, '****** separator')}; exactly 1 required")
@@ -374,29 +390,29 @@ def validate_two_responses(text: Text, params: NoParams) -> Finding:
     return Finding(True, "two different responses separated by ******")
 
 
-@register_checker("tulu:validate_uppercase", "Tulu: the response equals its upper-cased self.", NoParams)
+@register_tulu("tulu:validate_uppercase", "Tulu: the response equals its upper-cased self.", NoParams)
 def validate_uppercase(text: Text, params: NoParams) -> Finding:
-    answer = text.tulu_answer.value
+    answer = text.value
     if answer == answer.upper():
         return Finding(True, "no lower-case letters")
     return Finding(False, "contains lower-case letters")
 
 
-@register_checker("tulu:validate_lowercase", "Tulu: the response equals its lower-cased self.", NoParams)
+@register_tulu("tulu:validate_lowercase", "Tulu: the response equals its lower-cased self.", NoParams)
 def validate_lowercase(text: Text, params: NoParams) -> Finding:
-    answer = text.tulu_answer.value
+    answer = text.value
     if answer == answer.lower():
         return Finding(True, "no capital letters")
     return Finding(False, "contains capital letters")
 
 
-@register_checker(
+@register_tulu(
     "tulu:validate_frequency_capital_words",
     "Tulu: at least / at most / around (±10%, min 1) N \\b[A-Z]+\\b words.",
     QuantityParams,
 )
 def validate_frequency_capital_words(text: Text, params: QuantityParams) -> Finding:
-    count = len(TULU_CAPITAL_WORD.findall(text.tulu_answer.value))
+    count = len(TULU_CAPITAL_WORD.findall(text.value))
     return _quantity(count, "all-capital word", params.quantifier, params.N, _ten_percent(params.N))
 
 
@@ -404,27 +420,27 @@ class EndParams(Params):
     end_phrase: NonBlank = Field(description="the exact ending (case-sensitive)")
 
 
-@register_checker("tulu:validate_end", "Tulu: the response ends with the phrase exactly.", EndParams)
+@register_tulu("tulu:validate_end", "Tulu: the response ends with the phrase exactly.", EndParams)
 def validate_end(text: Text, params: EndParams) -> Finding:
-    answer = text.tulu_answer.value
+    answer = text.value
     if answer.endswith(params.end_phrase):
         return Finding(True, f"ends with {params.end_phrase!r}")
     return Finding(False, f"ends with {answer[-len(params.end_phrase) :]!r}; required {params.end_phrase!r}")
 
 
-@register_checker("tulu:validate_quotation", 'Tulu: the response starts and ends with ".', NoParams)
+@register_tulu("tulu:validate_quotation", 'Tulu: the response starts and ends with ".', NoParams)
 def validate_quotation(text: Text, params: NoParams) -> Finding:
-    answer = text.tulu_answer.value
+    answer = text.value
     if answer.startswith('"') and answer.endswith('"'):
         return Finding(True, "wrapped in double quotation marks")
     return Finding(False, "not wrapped in double quotation marks")
 
 
-@register_checker(
+@register_tulu(
     "tulu:validate_no_commas",
     "Tulu: no ',' in the response.",
     NoParams,
     same_as="punctuation:no_comma",
 )
 def validate_no_commas(text: Text, params: NoParams) -> Finding:
-    return no_comma(text.tulu_answer, params)
+    return no_comma(text, params)

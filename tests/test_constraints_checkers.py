@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from constraints import evaluate, punkt
+from constraints import TULU_IDS, evaluate, punkt
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -398,6 +398,24 @@ TULU_CASES = [
 def test_tulu_checker(response: str, instruction_id: str, kwargs: dict, status: str, reason: str) -> None:
     (result,) = evaluate(response, [instruction_id], [kwargs])
     assert (result.status, result.reason) == (status, reason)
+
+
+def test_every_tulu_function_checks_the_answer_after_the_thinking_section() -> None:
+    """A thinking section that would change every verdict (commas, capitals, quotes, bullets,
+    JSON-breaking text, markdown) is removed before any Tulu function sees the response."""
+    thinking = '<think>"* NOISE, MORE NOISE *\n\n* * *\n- {not json</think>'
+    checked = set()
+    for response, instruction_id, kwargs, status, reason in TULU_CASES:
+        if "</think>" in response:
+            continue
+        (result,) = evaluate(thinking + response, [instruction_id], [kwargs])
+        assert (result.status, result.reason) == (status, reason), instruction_id
+        checked.add(instruction_id)
+    german = "Heute ist ein schöner Tag, und wir gehen am Nachmittag im Park spazieren."
+    (language,) = evaluate(thinking + german, ["tulu:validate_response_language"], [{"language": "de"}])
+    assert language.status == "pass"
+    checked.add("tulu:validate_response_language")
+    assert checked == set(TULU_IDS)
 
 
 def test_tulu_language_without_features_fails_like_tulus_zero_reward() -> None:
