@@ -1,9 +1,12 @@
 """Which code of a response gets run: fenced-block extraction and the HumanEval prompt prefix.
 
 Rules (documented in docs/sandbox.md):
-- Fenced blocks open with ``` or ~~~ (at most 3 spaces of indent) and close with a fence of
-  the same character at least as long; a block left open at the end of the response (a
-  truncated generation) runs to the end.
+- Fenced blocks follow CommonMark (verify/markdown.py, shared with the translation check):
+  they open with ``` or ~~~ (at most 3 spaces of indent) and close with a fence of the
+  same character at least as long (at most 3 spaces of indent, only spaces or tabs after
+  it); a block left open at the end of the response (a truncated generation) runs to the
+  end. Content lines lose up to the opening fence's indent, so a fence indented in a list
+  still runs.
 - Python blocks are those whose info string is `python`, `py`, `python3` (any case). When a
   response has python blocks, only they count; otherwise blocks with no info string count;
   blocks tagged with another language (```bash, ```text) never do.
@@ -21,11 +24,11 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from verify import markdown
+
 BlockRule = Literal["last", "first", "longest", "all"]
 BLOCK_RULES: tuple[str, ...] = ("last", "first", "longest", "all")
 PYTHON_TAGS = {"python", "py", "python3"}
-FENCE = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})\s*(?P<info>[^\s`]*)[^`]*$")
-CLOSING_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})\s*$")
 
 
 @dataclass(frozen=True)
@@ -42,28 +45,11 @@ class Extraction:
 
 
 def fenced_blocks(text: str) -> list[Block]:
-    """Every fenced block of a markdown text, in order."""
-    blocks: list[Block] = []
-    lines = text.splitlines()
-    index = 0
-    while index < len(lines):
-        opening = FENCE.match(lines[index])
-        if not opening:
-            index += 1
-            continue
-        fence = opening.group("fence")
-        language = opening.group("info").strip().lower()
-        body: list[str] = []
-        index += 1
-        while index < len(lines):
-            closing = CLOSING_FENCE.match(lines[index])
-            if closing and closing.group(1)[0] == fence[0] and len(closing.group(1)) >= len(fence):
-                break
-            body.append(lines[index])
-            index += 1
-        index += 1
-        blocks.append(Block(language, "\n".join(body) + "\n" if body else ""))
-    return blocks
+    """Every fenced block of a markdown text, in order (found by verify.markdown), as code:
+    its content lines, each ending in a newline."""
+    return [
+        Block(block.language, "".join(f"{line}\n" for line in block.lines)) for block in markdown.fenced_blocks(text)
+    ]
 
 
 def extract_code(response: str, rule: BlockRule = "last") -> Extraction:

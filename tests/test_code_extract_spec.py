@@ -84,6 +84,26 @@ def test_tilde_fences_and_longer_closing_fence():
     assert [block.code for block in blocks] == ["a = 1\n", "b = '```'\n```\nc = 2\n"]
 
 
+def test_tilde_fence_info_string_may_hold_backticks():
+    # CommonMark forbids backticks only in a backtick fence's info string
+    assert extract_code("~~~python title=`main.py`\nprint(1)\n~~~\n").code == "print(1)\n"
+    assert extract_code("```python `x`\nprint(1)\n```\n").how == "the last of 1 untagged block"
+
+
+def test_closing_fence_indented_four_spaces_is_code():
+    assert extract_code('```python\nx = """\n    ```\n"""\n```\n').code == 'x = """\n    ```\n"""\n'
+
+
+def test_indented_fence_content_loses_the_fence_indent():
+    response = "1. Solution:\n\n   ```python\n   def f():\n       return 1\n   ```\n"
+    assert extract_code(response).code == "def f():\n    return 1\n"
+
+
+def test_only_newline_breaks_lines():
+    response = "```python\r\ns = 'a\u2028b\x0cc'\r\n```\r\n"
+    assert extract_code(response).code == "s = 'a\u2028b\x0cc'\n"
+
+
 def test_defines_and_prompt_prefix():
     assert defines("def add(a, b):\n    pass\n", "add")
     assert defines("async def add():\n    pass\n", "add")

@@ -44,6 +44,18 @@ def test_unclosed_fence_runs_to_the_end_and_is_marked():
     assert outside.strip() == "Intro"
 
 
+def test_closing_fence_indented_four_spaces_does_not_close():
+    blocks, outside = textparts.split_fences("```\nx\n    ```\n\t```\nProse")
+    assert [(block.body, block.closed) for block in blocks] == [("x\n    ```\n\t```\nProse", False)]
+    assert outside == ""
+
+
+def test_fences_of_crlf_text_are_found_and_bodies_kept_as_written():
+    blocks, outside = textparts.split_fences("Intro\r\n~~~ py `x`\r\n  a = 1\r\n~~~\r\nEnd")
+    assert [(block.info, block.body, block.closed) for block in blocks] == [("py `x`", "  a = 1\r", True)]
+    assert outside == "Intro\r\n\nEnd"  # the block, its closing "\r" included, became one empty line
+
+
 @pytest.mark.parametrize(
     ("source", "source_lang", "translation", "target_lang"),
     [

@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
+from verify import markdown
+
 INLINE_CODE = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)")
 URL = re.compile(r"(?:\b(?:https?|ftp)://|\bwww\.)[^\s<>\"'`\u3000-\u303f\uff00-\uffef，。、；：！？（）【】《》]+")
 URL_TRAILING = ".,;:!?)]}'\""
@@ -55,36 +56,21 @@ class Parts:
 
 
 def split_fences(text: str) -> tuple[list[CodeBlock], str]:
-    """Fenced code blocks (CommonMark ``` / ~~~ rules) and the text without them.
+    """Fenced code blocks (CommonMark ``` / ~~~ rules, see verify.markdown) and the text
+    without them, each block replaced by one empty line.
 
     An unclosed fence runs to the end of the text, as CommonMark renders it; `closed` records
     that, since a truncated translation often loses the closing fence.
     """
     blocks: list[CodeBlock] = []
     outside: list[str] = []
-    lines = text.split("\n")
-    index = 0
-    while index < len(lines):
-        opening = FENCE_OPEN.match(lines[index])
-        if not opening or (opening.group(1)[0] == "`" and "`" in opening.group(2)):
-            outside.append(lines[index])
-            index += 1
-            continue
-        fence = opening.group(1)
-        body: list[str] = []
-        index += 1
-        closed = False
-        while index < len(lines):
-            stripped = lines[index].strip()
-            if stripped.startswith(fence[0] * len(fence)) and set(stripped) == {fence[0]}:
-                closed = True
-                index += 1
-                break
-            body.append(lines[index])
-            index += 1
-        blocks.append(CodeBlock(info=opening.group(2).strip(), body="\n".join(body), closed=closed))
-        outside.append("")
-    return blocks, "\n".join(outside)
+    done = 0
+    for block in markdown.fenced_blocks(text):
+        blocks.append(CodeBlock(info=block.info, body=block.raw, closed=block.closed))
+        outside.append(text[done : block.start])
+        done = block.end
+    outside.append(text[done:])
+    return blocks, "".join(outside)
 
 
 def _strip_urls(text: str) -> tuple[list[str], str]:
