@@ -7,9 +7,9 @@
 Same model (seeded random init, bf16), data, LoRA (r=16, alpha=32, all linear layers), AdamW
 at a constant 2e-4, batch 8 x 1024 tokens, completion-only loss, 30 steps, in one process.
 Runs: TRL packed (best-fit decreasing, padding-free) and unpacked, both with TRL's default
-gradient checkpointing; ours packed (varlen attention) with and without checkpointing, with
-compiled decoder layers, and unpacked with checkpointing (fed the same batches as TRL
-unpacked, so their loss curves must coincide). Before timing, the varlen attention path is
+gradient checkpointing; ours packed (varlen attention) with checkpointing (plain and with
+compiled decoder layers), without it (plain and compiled), and unpacked with checkpointing
+(fed the same batches as TRL unpacked, so their loss curves must coincide). Before timing, the varlen attention path is
 checked against SDPA with an explicit block-diagonal mask on one packed batch (loss and
 gradients). Prints a table and writes train_gpu.json (figures, loss curves, device, versions).
 """
@@ -91,6 +91,10 @@ def main() -> None:
     plan = [
         ("trl-packed", lambda: h.run_trl(examples, make_model, settings, packing=True)),
         ("ours-packed-gc", lambda: h.run_ours(examples, make_model, settings, packing=True, checkpointing=True)),
+        (
+            "ours-packed-gc-compiled",
+            lambda: h.run_ours(examples, make_model, settings, packing=True, checkpointing=True, compile_layers=True),
+        ),
         ("ours-packed", lambda: h.run_ours(examples, make_model, settings, packing=True, checkpointing=False)),
         (
             "ours-packed-gc2",
@@ -103,19 +107,8 @@ def main() -> None:
             lambda: h.run_ours(examples, make_model, settings, packing=True, checkpointing=False, compile_layers=True),
         ),
     ]
-    if args.only:
-        wanted = set(args.only.split(","))
-        plan = [item for item in plan if item[0] in wanted]
-    header = {
-        "device": h.device_name(),
-        "versions": h.versions(),
-        "settings": settings.describe(),
-        "model": {
-            "type": config.model_type,
-            "hidden": config.hidden_size,
-            "layers": config.num_hidden_layers,
-            "vocab": config.vocab_size,
-        },
+    plan = h.select_runs(plan, args.only)
+    header = h.model_header(config, settings) | {
         "examples": len(examples),
         "tokens": sum(len(e) for e in examples),
     }

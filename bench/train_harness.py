@@ -7,7 +7,9 @@ batch (rows x max length), precision and completion-only loss. Measured per run:
 - tokens/s: real (non-padding) input tokens of every step after the first, over the wall time
   from the end of step 1 to the end of the last step (the device synchronised at both ends);
 - peak memory: the largest per-step peak (`torch.cuda.max_memory_allocated`, reset after each
-  step; on CPU the resident-set sampler of train.memory);
+  step; on CPU the resident-set sampler of train.memory). The previous run's objects are
+  collected before each run (they sit in reference cycles, and CUDA's counter would include
+  them); what is still allocated at the start is recorded beside the run;
 - the loss of every step.
 
 The examples are real SFT text: IFEval prompts with real model responses (single turn) and
@@ -18,6 +20,7 @@ assistant turns. A random-init model does not care which tokenizer made the ids.
 
 from __future__ import annotations
 
+import gc
 import gzip
 import json
 import random
@@ -219,6 +222,7 @@ def run_ours(
     compile_layers: bool = False,
     attention: str = "auto",
     checkpoint_every: int = 1,
+    loss_chunk_tokens: int | None = None,
 ) -> dict[str, Any]:
     from rich.console import Console
 
@@ -251,6 +255,7 @@ def run_ours(
             attention=attention,
             seed=settings.seed,
             checkpoint_every=checkpoint_every,
+            loss_chunk_tokens=loss_chunk_tokens,
         )
         trainer = Trainer(config, console=Console(stderr=True, quiet=True))
         result = trainer.fit(make_model(), examples, [], pad_id=0)
@@ -394,6 +399,31 @@ def run_trl(
 # ----------------------------------------------------------------------------------- reporting
 
 
+def select_runs(
+    plan: list[tuple[str, Callable[[], dict[str, Any]]]], only: str | None
+) -> list[tuple[str, Callable[[], dict[str, Any]]]]:
+    """The runs named in `only` (comma-separated), in plan order; all of them without it."""
+    if not only:
+        return plan
+    wanted = set(only.split(","))
+    return [item for item in plan if item[0] in wanted]
+
+
+def model_header(config: Any, settings: Settings) -> dict[str, Any]:
+    """What a report says about the machine, the versions, the settings and the model's shape."""
+    return {
+        "device": device_name(),
+        "versions": versions(),
+        "settings": settings.describe(),
+        "model": {
+            "type": config.model_type,
+            "hidden": config.hidden_size,
+            "layers": config.num_hidden_layers,
+            "vocab": config.vocab_size,
+        },
+    }
+
+
 def run_all(
     plan: list[tuple[str, Callable[[], dict[str, Any]]]], out_json: Path, header: dict[str, Any], budget_seconds: float
 ) -> dict[str, Any]:
@@ -408,6 +438,12 @@ def run_all(
             report["runs"][name] = {"status": "skipped", "error": f"time budget of {budget_seconds:.0f} s used up"}
             out_json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
             continue
+        # The previous run's trainer, model and optimizer sit in reference cycles: without a
+        # collection they outlive it, and on CUDA `max_memory_allocated` counts them in this run.
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        leftover = torch.cuda.memory_allocated() if torch.cuda.is_available() else None
         print(f"--- {name}", flush=True)
         started = time.perf_counter()
         try:
@@ -421,10 +457,9 @@ def run_all(
             }
             print(result["traceback"], flush=True)
         result["wall_seconds"] = round(time.perf_counter() - started, 1)
+        result["allocated_before_bytes"] = leftover
         report["runs"][name] = result
         out_json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
         print(summary_line(name, result), flush=True)
     return report
 
@@ -448,9 +483,13 @@ def summary_line(name: str, result: dict[str, Any]) -> str:
     if result.get("status") != "ok":
         return f"{name:22} FAILED {result.get('error', '')[:200]}"
     gib = result["peak_memory_bytes"] / 2**30
+    before = result.get("allocated_before_bytes") or 0
+    warning = (
+        f"  ({before / 2**20:.0f} MiB still allocated before the run, counted in its peak)" if before > 2**24 else ""
+    )
     return (
         f"{name:22} {result['tokens_per_second']:>10,.0f} tok/s  peak {gib:6.2f} GiB  "
-        f"loss first {result['losses'][0]:.3f} last5 {tail_mean(result['losses']):.3f}"
+        f"loss first {result['losses'][0]:.3f} last5 {tail_mean(result['losses']):.3f}{warning}"
     )
 
 

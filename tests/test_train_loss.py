@@ -75,9 +75,9 @@ def test_without_grad_the_loss_is_the_same_sum():
         )
 
 
-def test_default_chunk_keeps_a_chunk_of_fp32_logits_near_a_gibibyte():
-    assert default_chunk_tokens(151936) == 588  # Qwen2.5's vocabulary
-    assert default_chunk_tokens(49152) == 1820  # SmolLM2's
+def test_default_chunk_keeps_a_chunk_of_logits_near_256_mebibytes():
+    assert default_chunk_tokens(151936) == 294  # Qwen2.5's vocabulary
+    assert default_chunk_tokens(49152) == 910  # SmolLM2's
     assert default_chunk_tokens(10**7) == 128
 
 
@@ -98,3 +98,32 @@ def test_models_that_post_process_logits_are_refused():
     with pytest.raises(TrainError, match="post-processes its logits"):
         check_head_reproduces_logits(model, 97, "cpu")
     assert check_head_reproduces_logits(build("llama"), 97, "cpu") == 0.0
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
+def test_a_chunk_holds_six_bytes_per_logit_at_its_peak(dtype):
+    """The memory claim itself, counted by the tensor meter: full cross-entropy of the same
+    tokens holds several fp32 copies of all their logits; the chunked loss one chunk's worth."""
+    from train.memory import BYTES_PER_LOGIT
+    from train.tensor_meter import TensorBytesMeter
+
+    torch.manual_seed(0)
+    vocab, width, tokens, chunk = 5000, 32, 256, 64
+    head = torch.nn.Linear(width, vocab, bias=False).to(dtype).requires_grad_(False)
+    hidden = torch.randn(tokens, width, dtype=dtype, requires_grad=True)
+    targets = torch.randint(0, vocab, (tokens,))
+    with TensorBytesMeter() as meter:
+        before = meter.live
+        ours = head_loss(head, hidden, targets, chunk)
+        ours.backward()
+    chunked_peak = meter.peak - before
+    expected_hidden = hidden.detach().clone().requires_grad_(True)
+    with TensorBytesMeter() as meter:
+        before = meter.live
+        expected = torch.nn.functional.cross_entropy(head(expected_hidden).float(), targets, reduction="sum")
+        expected.backward()
+    full_peak = meter.peak - before
+    assert BYTES_PER_LOGIT * chunk * vocab <= chunked_peak <= 1.3 * BYTES_PER_LOGIT * chunk * vocab
+    assert full_peak >= 10 * tokens * vocab
+    assert ours.item() == pytest.approx(expected.item(), rel=1e-5)
+    torch.testing.assert_close(hidden.grad, expected_hidden.grad, rtol=0, atol=1e-6)

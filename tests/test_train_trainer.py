@@ -180,3 +180,23 @@ def test_the_plan_resolves_precision_as_training_does(workspace, monkeypatch):
     assert ", fp16 weights," in description  # an explicit precision is planned as asked
     lora = {row.method: row for row in fp16_rows}["lora"], {row.method: row for row in fp32_rows}["lora"]
     assert lora[0].state_bytes < lora[1].state_bytes
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        {"gradient_checkpointing": True},
+        {"gradient_checkpointing": True, "checkpoint_every": 2},
+        {"gradient_checkpointing": True, "compile": True},
+    ],
+    ids=["checkpointing", "every-2nd-layer", "compiled-and-checkpointed"],
+)
+def test_checkpointing_and_compiling_train_the_same_weights(workspace, variant):
+    """Recomputation and compiled layers change speed and memory, never the result."""
+    options = {"packing": True, "method_options": {"dropout": 0.0}, "max_steps": 3, "eval_fraction": 0.0}
+    name = "-".join(f"{key}-{value}" for key, value in variant.items())
+    plain = run(config(workspace, f"plain-for-{name}", gradient_checkpointing=False, **options))
+    other = run(config(workspace, name, **options, **variant))
+    assert losses(other) == pytest.approx(losses(plain), rel=1e-4)
+    for key, value in trained_state(plain).items():
+        torch.testing.assert_close(trained_state(other)[key], value, rtol=1e-3, atol=1e-5, msg=key)

@@ -20,17 +20,17 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from train.data import IGNORE
 from train.errors import TrainError
+from train.memory import BYTES_PER_LOGIT
 
-LOGIT_CHUNK_BYTES = 1 << 30  # budget for one chunk's logits, softmax and gradient in fp32
+LOGIT_CHUNK_BYTES = 256 << 20  # budget for one chunk's logits: the head's output plus one fp32 working copy
 
 
 def default_chunk_tokens(vocab_size: int) -> int:
-    """Tokens per chunk so that 3 fp32 copies of its logits fit LOGIT_CHUNK_BYTES (at least 128)."""
-    return max(128, LOGIT_CHUNK_BYTES // (12 * vocab_size))
+    """Tokens per chunk so that one chunk's logits fit LOGIT_CHUNK_BYTES (at least 128)."""
+    return max(128, LOGIT_CHUNK_BYTES // (BYTES_PER_LOGIT * vocab_size))
 
 
 class CapturedHidden:
@@ -53,8 +53,43 @@ class CapturedHidden:
         self._handle.remove()
 
 
-def _chunk_loss(head: torch.nn.Module, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    return F.cross_entropy(head(hidden).float(), targets, reduction="sum")
+def softmax_loss_(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Summed cross-entropy of fp32 `logits` [N, V] against `targets` [N]; turns `logits` into the softmax in place.
+
+    In place because a chunk's logits are the largest tensor of the step: `F.cross_entropy`
+    and its backward hold three or four copies of them (logits, log-softmax, gradient), this
+    holds one, and the gradient is that same buffer minus the one-hot targets."""
+    target_logits = logits.gather(1, targets[:, None]).squeeze(1)
+    peak = logits.amax(dim=1, keepdim=True)
+    logits.sub_(peak).exp_()
+    norm = logits.sum(dim=1, keepdim=True)
+    logits.div_(norm)
+    return (peak.squeeze(1) + norm.squeeze(1).log() - target_logits).sum()
+
+
+def chunk_loss(head: torch.nn.Module, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Summed cross-entropy of one chunk, no gradient."""
+    return softmax_loss_(head(hidden).float(), targets)
+
+
+def chunk_loss_and_grads(
+    head: torch.nn.Module, hidden: torch.Tensor, targets: torch.Tensor, inputs: list[torch.Tensor]
+) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+    """One chunk's summed cross-entropy and its gradients with respect to `inputs` (the chunk's
+    hidden states and/or the head's trainable parameters).
+
+    The gradient with respect to the logits is softmax − one-hot, written into the head's own
+    output buffer (its backward never reads its output), then pushed back through the head."""
+    with torch.enable_grad():
+        logits = head(hidden)
+    work = logits.detach().float()  # the same buffer when the head computes in fp32
+    loss = softmax_loss_(work, targets)
+    work.scatter_add_(1, targets[:, None], work.new_full((targets.shape[0], 1), -1.0))
+    grad_logits = logits.detach()
+    if work.data_ptr() != grad_logits.data_ptr():
+        grad_logits.copy_(work)
+    del work
+    return loss.detach(), torch.autograd.grad(logits, inputs, grad_logits) if inputs else ()
 
 
 class ChunkedHeadLoss(torch.autograd.Function):
@@ -71,16 +106,14 @@ class ChunkedHeadLoss(torch.autograd.Function):
         total = hidden.new_zeros((), dtype=torch.float32)
         for start in range(0, hidden.shape[0], chunk):
             piece = hidden[start : start + chunk].detach().requires_grad_(need_hidden)
-            with torch.enable_grad():
-                loss = _chunk_loss(head, piece, targets[start : start + chunk])
             inputs = ([piece] if need_hidden else []) + wanted
-            if inputs:
-                grads = list(torch.autograd.grad(loss, inputs))
-                if need_hidden:
-                    grad_hidden[start : start + chunk] = grads.pop(0)
-                for accumulator, grad in zip(grad_params, grads, strict=True):
-                    accumulator += grad.float()
-            total += loss.detach()
+            loss, grads = chunk_loss_and_grads(head, piece, targets[start : start + chunk], inputs)
+            grads = list(grads)
+            if need_hidden:
+                grad_hidden[start : start + chunk] = grads.pop(0)
+            for accumulator, grad in zip(grad_params, grads, strict=True):
+                accumulator += grad.float()
+            total += loss
         ctx.need_hidden = need_hidden
         ctx.param_slots = [(ctx.needs_input_grad[4 + i], p.dtype) for i, p in enumerate(params)]
         ctx.save_for_backward(*([grad_hidden] if need_hidden else []), *grad_params)
@@ -102,7 +135,7 @@ def head_loss(head: torch.nn.Module, hidden: torch.Tensor, targets: torch.Tensor
     if not torch.is_grad_enabled():
         total = hidden.new_zeros((), dtype=torch.float32)
         for start in range(0, hidden.shape[0], chunk):
-            total = total + _chunk_loss(head, hidden[start : start + chunk], targets[start : start + chunk])
+            total = total + chunk_loss(head, hidden[start : start + chunk], targets[start : start + chunk])
         return total
     params = [p for p in head.parameters() if p.requires_grad]
     return ChunkedHeadLoss.apply(hidden, targets, head, chunk, *params)

@@ -12,7 +12,8 @@ sequence length T and b bytes per frozen weight (2 in bf16/fp16, 4 in fp32):
 | logits | 12·B·T·V | fp32 logits, softmax and gradient of the whole batch |
 
 The trainer never holds the whole batch's logits (train/loss.py): its logits term is
-12·C·V for a chunk of C tokens, shown beside the lecture's. The activation term is the
+6·C·V for a chunk of C tokens (the head's half-precision output and one fp32 working copy),
+shown beside the lecture's. The activation term is the
 gradient-checkpointing floor; without checkpointing a layer keeps several tensors per token
 (the MLP's intermediate ones are 3-5× wider than H), so the measured peak then exceeds it.
 
@@ -30,6 +31,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from train.errors import MethodNotApplicable
+
+# Bytes per logit the chunked loss holds at its peak (train/loss.py): the head's half-precision
+# output, later reused for the gradient, plus one fp32 working copy.
+BYTES_PER_LOGIT = 6
 
 
 @dataclass
@@ -94,7 +99,7 @@ def plan_row(method: Any, shape: Shape, trainable: int, total: int, note: str = 
         state_bytes=state_bytes(method.name, shape, trainable),
         activation_bytes=shape.weight_bytes * shape.layers * tokens * shape.hidden,
         logits_bytes=12 * tokens * shape.vocab,
-        chunked_logits_bytes=12 * min(shape.chunk_tokens, tokens) * shape.vocab,
+        chunked_logits_bytes=BYTES_PER_LOGIT * min(shape.chunk_tokens, tokens) * shape.vocab,
         note=note,
     )
 

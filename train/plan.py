@@ -76,7 +76,7 @@ def render_plan(rows: list[PlanRow], chosen: str, description: str) -> Table:
         )
     caption = [
         "model state: full 16·P, adapters b·P + 16·P_t, QLoRA 0.5·P + 16·P_t; activations b·L·B·T·H; "
-        "logits 12·B·T·V (lecture) or 12·chunk·V (this trainer). * = the chosen method",
+        "logits 12·B·T·V (lecture) or 6·chunk·V (this trainer). * = the chosen method",
         *notes,
     ]
     table.caption = "\n".join(caption)
