@@ -4,8 +4,9 @@
 
 The same comparison as bench/train_gpu.py (same harness, same data, same LoRA config, same
 random-init architecture: Qwen2 at CPU size by default), in fp32, batch 4 x 256 tokens, so
-progress is visible without a GPU. `--model smollm2` uses the real SmolLM2-135M-Instruct
-weights instead (slow on 2 cores). Writes train_cpu.json beside the printed table.
+progress is visible without a GPU. `--model narrow` keeps Qwen2.5-0.5B's 24 layers at width
+64, where per-operator overhead dominates as on a GPU; `--model smollm2` uses the real
+SmolLM2-135M-Instruct weights instead (slow on 2 cores). Writes train_cpu.json beside the printed table.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--max-length", type=int, default=256)
     parser.add_argument("--limit", type=int, help="use at most this many examples")
-    parser.add_argument("--model", choices=["tiny", "smollm2"], default="tiny")
+    parser.add_argument("--model", choices=["tiny", "narrow", "smollm2"], default="tiny")
     parser.add_argument(
         "--out", type=Path, help="folder for the JSON report (default: $OUT, else the sft-verify cache)"
     )
@@ -52,7 +53,7 @@ def main() -> None:
             return model
 
     else:
-        config = h.tiny_qwen2_config()
+        config = h.narrow_qwen2_config() if args.model == "narrow" else h.tiny_qwen2_config()
 
         def make_model():
             return h.random_model(config, torch.float32, "cpu", settings.seed)

@@ -177,6 +177,15 @@ def tiny_qwen2_config() -> Any:
     )
 
 
+def narrow_qwen2_config() -> Any:
+    """Qwen2.5-0.5B's 24 layers and adapters at width 64: the same number of operators per step
+    with almost no arithmetic in each, so per-operator overhead dominates, as it does on a GPU
+    for small models (where a kernel launch costs more than the kernel's work)."""
+    return qwen25_05b_config(
+        vocab_size=49152, hidden_size=64, intermediate_size=128, num_attention_heads=4, num_key_value_heads=2
+    )
+
+
 def random_model(config: Any, dtype: Any, device: str, seed: int = 0) -> Any:
     import torch
     from transformers import AutoModelForCausalLM

@@ -144,7 +144,8 @@ def test_compare_methods_writes_markdown_json_and_png(verified):
 def test_two_process_ddp_equals_one_process_with_gradient_accumulation(verified, tmp_path):
     """torchrun with 2 CPU processes (gloo DDP through accelerate): each process takes every other
     micro-batch of a step, the step's token count normalises the loss, so the result must equal one
-    process accumulating both micro-batches."""
+    process accumulating both micro-batches. Gradient checkpointing is on: layers recomputed
+    inside DDP's backward pass still reduce their gradients once."""
     import subprocess
     import sys
 
@@ -162,6 +163,7 @@ def test_two_process_ddp_equals_one_process_with_gradient_accumulation(verified,
         "128",
         "-O",
         "dropout=0",
+        "--gradient-checkpointing",
     ]
     single = run_verify(["train", str(verified["run"]), "-o", "single", "--grad-accum", "2", *flags], tmp_path)
     assert single.returncode == 0, single.stderr
