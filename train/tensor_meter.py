@@ -48,7 +48,10 @@ class TensorBytesMeter(TorchDispatchMode):
     def _count(self, tensor: torch.Tensor) -> None:
         if tensor.device.type == "meta" or tensor.is_sparse:
             return
-        storage = tensor.untyped_storage()
+        try:
+            storage = tensor.untyped_storage()
+        except (RuntimeError, NotImplementedError):  # wrapper subclasses (DTensor, ...) own no storage
+            return
         key = storage._cdata  # the C++ storage's address: one entry per storage, however many views
         if key in self._counted:
             return
