@@ -200,3 +200,36 @@ def test_checkpointing_and_compiling_train_the_same_weights(workspace, variant):
     assert losses(other) == pytest.approx(losses(plain), rel=1e-4)
     for key, value in trained_state(plain).items():
         torch.testing.assert_close(trained_state(other)[key], value, rtol=1e-3, atol=1e-5, msg=key)
+
+
+@pytest.mark.parametrize("method", ["lora", "loha", "lokr", "adalora", "vera", "dora"])
+def test_adapters_skip_peft_input_casts_under_autocast_with_the_same_result(workspace, method, monkeypatch):
+    """Under bf16 autocast peft would copy each adapter's input to fp32 and autocast would copy it
+    back: without the round trip the losses and weights are the same, and the peak is lower where
+    the copies were kept for backward. DoRA keeps its casts (its weight norm needs them)."""
+    import train.trainer as trainer_module
+    from train.tensor_meter import TensorBytesMeter
+
+    options = {
+        "method": method,
+        "precision": "bf16",
+        "packing": False,
+        "method_options": {"dropout": 0.0} if method in ("lora", "dora", "adalora") else {},
+        "max_steps": 2,
+        "eval_fraction": 0.0,
+    }
+    with TensorBytesMeter() as meter:
+        lean = run(config(workspace, f"lean-{method}", **options))
+    lean_peak = meter.peak
+    flags = [
+        getattr(m, "cast_input_dtype_enabled", True) for m in lean.model.modules() if hasattr(m, "_cast_input_dtype")
+    ]
+    assert flags and any(flags) == (method == "dora")
+    monkeypatch.setattr(trainer_module, "keep_adapter_inputs_in_compute_dtype", lambda model: None)
+    with TensorBytesMeter() as meter:
+        casting = run(config(workspace, f"casting-{method}", **options))
+    assert losses(lean) == losses(casting)
+    for key, value in trained_state(casting).items():
+        torch.testing.assert_close(trained_state(lean)[key], value, rtol=0, atol=0, msg=key)
+    if method in ("lora", "lokr", "adalora"):
+        assert lean_peak < meter.peak

@@ -150,6 +150,23 @@ def enable_checkpointing(model: torch.nn.Module, every: int = 1) -> None:
             layer.gradient_checkpointing = False
 
 
+def keep_adapter_inputs_in_compute_dtype(model: torch.nn.Module) -> None:
+    """Stop peft from casting each adapter's input to the adapter weights' dtype.
+
+    The trained weights are fp32 (train.trainer upcasts them), so under bf16/fp16 autocast peft
+    makes an fp32 copy of every adapted layer's input, which autocast casts straight back for
+    the adapter's matmul and keeps for the backward pass: per adapted layer, an extra copy of
+    its input (the MLP's down projection alone: 4.6x the hidden width) and two extra kernels.
+    Autocast already runs the adapter's matmuls in the compute dtype, so without the round trip
+    the values are the same (tested per method, without dropout; with dropout the input is
+    scaled in the compute dtype, so it rounds once more). Layers with a LoRA variant (DoRA) keep the cast:
+    DoRA computes its weight norm in the input's dtype, which would then be bf16. Only valid
+    while every forward runs under autocast."""
+    for module in model.modules():
+        if hasattr(module, "_cast_input_dtype") and not getattr(module, "lora_variant", None):  # peft tuner layers
+            module.cast_input_dtype_enabled = False
+
+
 def load_model_config(model: str, gguf_file: str | None = None) -> Any:
     """The model's transformers config (no weights read)."""
     from transformers import AutoConfig
@@ -228,10 +245,17 @@ class Trainer:
         if getattr(self, "accelerator", None) is not None:
             return
         from accelerate import Accelerator
+        from accelerate.state import AcceleratorState
 
         self.device_type = "cuda" if torch.cuda.is_available() else "cpu"
         self.precision = resolve_precision(self.config.precision, self.device_type)
         mixed = {"bf16": "bf16", "fp16": "fp16", "fp32": "no"}[self.precision]
+        # accelerate keeps one state per process and refuses a second Accelerator with another
+        # precision; a process that trains twice (a notebook, tests) drops the old one, as
+        # transformers' TrainingArguments does. The process group (PartialState) is kept.
+        state = AcceleratorState._shared_state
+        if state and state.get("_mixed_precision", mixed) != mixed:
+            AcceleratorState._reset_state()
         # cpu=True lets accelerate run torchrun-launched CPU processes as gloo DDP (MULTI_CPU).
         self.accelerator = Accelerator(mixed_precision=mixed, cpu=self.device_type == "cpu")
 
@@ -295,6 +319,8 @@ class Trainer:
         for parameter in model.parameters():
             if parameter.requires_grad and parameter.dtype != torch.float32:
                 parameter.data = parameter.data.float()  # optimizer state and updates in fp32
+        if self.precision != "fp32":  # accelerate runs every forward, training and eval, under autocast
+            keep_adapter_inputs_in_compute_dtype(model)
 
         shape = Shape(
             params=base_params,
