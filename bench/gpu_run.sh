@@ -7,5 +7,7 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit
 export PYTHONPATH=/tmp/site PYTHONUNBUFFERED=1
+out="${OUT:-/tmp/bench}"
+mkdir -p "$out"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
-python3 bench/train_gpu.py --data .whl/bench_tokens.json.gz --out "${OUT:-/tmp/bench}" "$@" 2>&1 | tee "${OUT:-/tmp}/train_gpu.log"
+python3 bench/train_gpu.py --data .whl/bench_tokens.json.gz --out "$out" "$@" 2>&1 | tee "$out/train_gpu.log"

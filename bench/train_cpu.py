@@ -6,7 +6,8 @@ The same comparison as bench/train_gpu.py (same harness, same data, same LoRA co
 random-init architecture: Qwen2 at CPU size by default), in fp32, batch 4 x 256 tokens, so
 progress is visible without a GPU. `--model narrow` keeps Qwen2.5-0.5B's 24 layers at width
 64, where per-operator overhead dominates as on a GPU; `--model smollm2` uses the real
-SmolLM2-135M-Instruct weights instead (slow on 2 cores). Writes train_cpu.json beside the printed table.
+SmolLM2-135M-Instruct weights instead (slow on 2 cores). Writes train_cpu.json beside the
+printed table.
 """
 
 from __future__ import annotations

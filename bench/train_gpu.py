@@ -9,9 +9,9 @@ at a constant 2e-4, batch 8 x 1024 tokens, completion-only loss, 30 steps, in on
 Runs: TRL packed (best-fit decreasing, padding-free) and unpacked, both with TRL's default
 gradient checkpointing; ours packed (varlen attention) with checkpointing (plain and with
 compiled decoder layers), without it (plain and compiled), and unpacked with checkpointing
-(fed the same batches as TRL unpacked, so their loss curves must coincide). Before timing, the varlen attention path is
-checked against SDPA with an explicit block-diagonal mask on one packed batch (loss and
-gradients). Prints a table and writes train_gpu.json (figures, loss curves, device, versions).
+(fed the same batches as TRL unpacked, so their loss curves must coincide). Before timing,
+the varlen attention path is checked against SDPA with an explicit block-diagonal mask on one
+packed batch (loss and gradients). Prints a table and writes train_gpu.json (figures, loss curves, device, versions).
 """
 
 from __future__ import annotations

@@ -231,7 +231,6 @@ def run_ours(
     compile_layers: bool = False,
     attention: str = "auto",
     checkpoint_every: int = 1,
-    loss_chunk_tokens: int | None = None,
 ) -> dict[str, Any]:
     from rich.console import Console
 
@@ -264,7 +263,6 @@ def run_ours(
             attention=attention,
             seed=settings.seed,
             checkpoint_every=checkpoint_every,
-            loss_chunk_tokens=loss_chunk_tokens,
         )
         trainer = Trainer(config, console=Console(stderr=True, quiet=True))
         result = trainer.fit(make_model(), examples, [], pad_id=0)

@@ -13,7 +13,7 @@ optimizer steps and anything a trainer framework does in between, so two trainer
 with it are measured alike.
 
 It costs a Python call per operator, so it is for measuring, not for timed runs. Tensors that
-exist before it is entered are not counted unless passed to `count_existing`.
+exist before it is entered are not counted: enter it before the model is built.
 """
 
 from __future__ import annotations
@@ -34,16 +34,6 @@ class TensorBytesMeter(TorchDispatchMode):
         self.live = 0
         self.peak = 0
         self._counted: set[int] = set()
-
-    def count_existing(self, tensors: Any) -> None:
-        """Count tensors made before the meter was entered (e.g. a model's weights)."""
-        for tensor in tree_leaves(tensors):
-            if isinstance(tensor, torch.Tensor):
-                self._count(tensor)
-        self.peak = max(self.peak, self.live)
-
-    def reset_peak(self) -> None:
-        self.peak = self.live
 
     def _count(self, tensor: torch.Tensor) -> None:
         if tensor.device.type == "meta" or tensor.is_sparse:

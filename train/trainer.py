@@ -159,9 +159,9 @@ def keep_adapter_inputs_in_compute_dtype(model: torch.nn.Module) -> None:
     its input (the MLP's down projection alone: 4.6x the hidden width) and two extra kernels.
     Autocast already runs the adapter's matmuls in the compute dtype, so without the round trip
     the values are the same (tested per method, without dropout; with dropout the input is
-    scaled in the compute dtype, so it rounds once more). Layers with a LoRA variant (DoRA) keep the cast:
-    DoRA computes its weight norm in the input's dtype, which would then be bf16. Only valid
-    while every forward runs under autocast."""
+    scaled in the compute dtype, so it rounds once more). Layers with a LoRA variant (DoRA)
+    keep the cast: DoRA computes its weight norm in the input's dtype, which would then be
+    bf16. Only valid while every forward runs under autocast."""
     for module in model.modules():
         if hasattr(module, "_cast_input_dtype") and not getattr(module, "lora_variant", None):  # peft tuner layers
             module.cast_input_dtype_enabled = False
